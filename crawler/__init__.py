@@ -1,0 +1,1 @@
+"""Crawling: the shared polite HTTP client, the source registry, one module per source, text extraction."""

@@ -1,0 +1,19 @@
+"""PLACEHOLDER: ep-oeil is being written by another engineer; replace this whole module."""
+
+from crawler.base import Source
+
+
+class _Pending(Source):
+    id = "ep-oeil"
+    title = "ep-oeil (in progress)"
+    jurisdiction = "INT"
+    default_base_url = "https://example.invalid"
+
+    def discover(self):
+        raise NotImplementedError("ep-oeil is not implemented yet")
+
+    def fetch(self, item):
+        raise NotImplementedError
+
+
+SOURCE = _Pending

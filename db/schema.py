@@ -1,0 +1,180 @@
+"""Schema, migrations, full-text search and views: declared in one place.
+
+`ensure_schema` is idempotent: each migration runs once and is recorded in ``_migrations``; views
+are (re)declared on every call so that changing a view needs no migration. Later schema changes
+are appended to `MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+from db.views import VIEWS
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open (or create) the database in WAL mode with a busy timeout; the directory must exist."""
+    path = Path(path)
+    if str(path) != ":memory:" and not path.parent.exists():
+        raise FileNotFoundError(f"database directory does not exist: {path.parent}")
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _initial(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "id": str, "title": str, "jurisdiction": str, "kind": str, "base_url": str,
+            "enabled": int, "interval": str, "last_run_at": str, "last_success_at": str,
+            "last_status": str, "last_error": str, "watermark": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["crawl_runs"].create(
+        {
+            "id": int, "source": str, "started_at": str, "finished_at": str, "status": str,
+            "fetched": int, "new": int, "updated": int, "unchanged": int, "errors": int,
+            "requests": int, "message": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "id")],
+        if_not_exists=True,
+    )
+    db["documents"].create(
+        {
+            "id": int, "source": str, "source_id": str, "url": str, "title": str, "doc_type": str,
+            "jurisdiction": str, "institution": str, "language": str, "published_at": str,
+            "updated_at": str, "fetched_at": str, "first_seen_at": str, "content_hash": str,
+            "text": str, "version": int, "group_key": str, "parser_version": str,
+            "metadata": str, "warnings": str, "nlp_hash": str, "nlp_version": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "id")],
+        if_not_exists=True,
+    )
+    db["documents"].create_index(["source", "source_id"], unique=True, if_not_exists=True)
+    for column in ("published_at", "group_key", "doc_type", "language", "jurisdiction", "institution"):
+        db["documents"].create_index([column], if_not_exists=True)
+    db["document_versions"].create(
+        {"document_id": int, "version": int, "content_hash": str, "fetched_at": str, "title": str, "text": str},
+        pk=("document_id", "version"),
+        foreign_keys=[("document_id", "documents", "id")],
+        if_not_exists=True,
+    )
+    db["entities"].create(
+        {"id": str, "name": str, "type": str, "country": str, "aliases": str, "external_ids": str, "parent": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["entities"].create_index(["type"], if_not_exists=True)
+    db["mentions"].create(
+        {
+            "id": str, "document_id": int, "entity_id": str, "topic": str, "text": str,
+            "sentence": str, "start": int, "end": int, "stance": str, "stance_score": float,
+            "model_version": str, "document_version": int, "first_seen_at": str,
+        },
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id"), ("entity_id", "entities", "id")],
+        if_not_exists=True,
+    )
+    for columns in (["document_id"], ["entity_id"], ["topic", "first_seen_at"], ["first_seen_at"], ["stance"]):
+        db["mentions"].create_index(columns, if_not_exists=True)
+    db["document_topics"].create(
+        {"document_id": int, "topic": str, "stance": str, "score": float, "mentions": int},
+        pk=("document_id", "topic"),
+        foreign_keys=[("document_id", "documents", "id")],
+        if_not_exists=True,
+    )
+    db["document_topics"].create_index(["topic", "stance"], if_not_exists=True)
+    db["dossiers"].create(
+        {
+            "key": str, "source": str, "kind": str, "title": str, "url": str, "stage": str,
+            "status": str, "updated_at": str, "fetched_at": str, "parser_version": str,
+            "metadata": str, "latest_event_date": str, "latest_event": str,
+        },
+        pk="key",
+        if_not_exists=True,
+    )
+    db["events"].create(
+        {
+            "id": str, "dossier_key": str, "source": str, "date": str, "kind": str,
+            "description": str, "actor": str, "ref_url": str, "ref_id": str,
+        },
+        pk="id",
+        foreign_keys=[("dossier_key", "dossiers", "key")],
+        if_not_exists=True,
+    )
+    db["events"].create_index(["dossier_key", "date"], if_not_exists=True)
+    db["document_links"].create(
+        {"document_id": int, "relation": str, "target_source": str, "target_source_id": str},
+        pk=("document_id", "relation", "target_source", "target_source_id"),
+        foreign_keys=[("document_id", "documents", "id")],
+        if_not_exists=True,
+    )
+    db["document_links"].create_index(["target_source", "target_source_id"], if_not_exists=True)
+    db["digests"].create(
+        {
+            "id": int, "subscriber": str, "sent_at": str, "message_id": str, "subject": str,
+            "items": int, "period_start": str, "period_end": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["digest_items"].create(
+        {"digest_id": int, "mention_id": str, "subscriber": str},
+        pk=("digest_id", "mention_id"),
+        foreign_keys=[("digest_id", "digests", "id"), ("mention_id", "mentions", "id")],
+        if_not_exists=True,
+    )
+    db["digest_items"].create_index(["subscriber", "mention_id"], unique=True, if_not_exists=True)
+    db["seen_urls"].create({"url": str, "source": str, "reason": str, "seen_at": str}, pk="url", if_not_exists=True)
+    db["http_validators"].create({"url": str, "etag": str, "last_modified": str, "stored_at": str}, pk="url", if_not_exists=True)
+    db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter", replace=True)
+
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+# Append new migrations at the end (name them "NNNN_<area>_<what>"); never edit a shipped one.
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _initial),
+]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations recorded in this database."""
+    if "_migrations" not in db.table_names():
+        return []
+    return [row["name"] for row in db["_migrations"].rows_where(order_by="applied_at, name")]
+
+
+def ensure_schema(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations in order and (re)declare views; returns the names that ran."""
+    db["_migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+    done = set(applied_migrations(db))
+    ran = []
+    for name, migrate in MIGRATIONS:
+        if name in done:
+            continue
+        migrate(db)  # migrations are written to be re-runnable: a crash mid-way is repaired by the next run
+        db.execute("insert or ignore into _migrations (name, applied_at) values (?, ?)", [name, _now()])
+        ran.append(name)
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
+    return ran
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

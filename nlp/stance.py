@@ -1,0 +1,364 @@
+"""Stance of a mention toward the watched subject: critical, supportive or neutral.
+
+A mention is classified from a *window*: the sentence around it with the mention replaced by
+``[TGT]`` (:func:`make_window`). The model is TF-IDF word n-grams (CJK split into single
+characters) plus ``char_wb`` n-grams, fed to a linear SVM whose scores are calibrated by
+``CalibratedClassifierCV`` on group-aware folds. It is trained on the hand-labelled set in
+``nlp/stance_data/stance.jsonl`` (guideline: ``nlp/stance_data/GUIDELINE.md``), whose fixed,
+stratified, group-aware split keeps every passage/theme entirely on one side. Method and
+held-out numbers: ``docs/stance.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+LABELS: tuple[str, ...] = ("critical", "neutral", "supportive")
+TARGET_MARK = "[TGT]"
+SERIES = "2026.11"  # bump by hand when the feature design changes
+DATA_PATH = Path(__file__).parent / "stance_data" / "stance.jsonl"
+MODEL_PATH = Path(__file__).parent / "models" / "stance.joblib"
+
+TEST_FOLDS = 5  # the test split is one fold of a StratifiedGroupKFold(5): about 20 %
+SPLIT_SEED = 20261126
+
+HYPERPARAMS: dict = {
+    "word_ngram": [1, 2],
+    "char_ngram": [2, 5],
+    "char_min_df": 2,
+    "svm_C": 0.5,
+    "calibration": "sigmoid",
+    "calibration_folds": 5,
+}
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Words for alphabetic scripts; single characters for CJK; the target mark as one token.
+_TOKEN_PATTERN = rf"\[tgt\]|[{_CJK}]|[^\W{_CJK}]+"
+_ABBREV = {"mr", "mrs", "ms", "dr", "no", "nos", "sec", "art", "para", "vs", "cf", "nr", "st", "jr", "e.g", "i.e", "z.b", "bzw", "vgl", "ca"}
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’»)\]]*\s+|(?<=[。！？；])|\n\s*\n")
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def _is_boundary(text: str, match: re.Match) -> bool:
+    """Reject sentence ends after abbreviations (``U.S.``, ``Sec.``) and list numbers."""
+    end = match.start()
+    if end == 0 or text[end - 1] != ".":
+        return True
+    word = re.search(r"(\S+)\.$", text[max(0, end - 12) : end])
+    if word is None:
+        return True
+    token = word.group(1).lower().strip("(\"'“")
+    if token in _ABBREV or re.fullmatch(r"(?:[a-z]\.)*[a-z]", token) or re.fullmatch(r"\d{1,3}", token):
+        return False
+    return True
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the bounds of the sentence(s) holding ``text[start:end]``."""
+    left, right = 0, len(text)
+    for match in _BOUNDARY.finditer(text):
+        if not _is_boundary(text, match):
+            continue
+        if match.end() <= start:
+            left = match.end()
+        elif match.start() >= end:
+            right = match.start()
+            break
+    return left, right
+
+
+def make_window(text: str, start: int, end: int, width: int = 320) -> str:
+    """Return the sentence around ``text[start:end]`` with the mention replaced by ``[TGT]``.
+
+    Sentences end at ``.!?`` followed by space (not after abbreviations such as ``U.S.`` or
+    ``Sec.``), at ``。！？；`` (CJK needs no space) and at blank lines; single newlines are hard
+    wraps. A short sentence (under a quarter of ``width``, e.g. a headline or a section heading)
+    gets the previous sentence as context. A sentence longer than ``width`` characters is cut to
+    ``width`` characters centred on the mention (at whitespace where the script has it).
+    Whitespace is collapsed.
+    """
+    if not 0 <= start < end <= len(text):
+        raise ValueError(f"bad mention span {start}:{end} for a text of {len(text)} characters")
+    left, right = _sentence_bounds(text, start, end)
+    if right - left < width // 4 and left > 0:
+        left = _sentence_bounds(text, max(0, left - 1), left)[0]
+    if right - left > width:
+        half = max(0, (width - (end - start)) // 2)
+        lo, hi = max(left, start - half), min(right, end + half)
+        if lo > left:
+            space = text.find(" ", lo, start)
+            lo = space + 1 if 0 <= space < lo + 30 else lo
+        if hi < right:
+            space = text.rfind(" ", end, hi)
+            hi = space if space > hi - 30 else hi
+        left, right = lo, hi
+    window = text[left:start] + TARGET_MARK + text[end:right]
+    return re.sub(r"\s+", " ", window).strip()
+
+
+def record_window(record: dict) -> str:
+    """The marked window of one dataset record."""
+    return make_window(record["text"], record["start"], record["end"])
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_records(data_path: str | Path | None = None) -> list[dict]:
+    """Read the JSONL dataset; records without a ``split`` field get one (see :func:`assign_split`)."""
+    path = Path(data_path) if data_path else DATA_PATH
+    with open(path, encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+    if any("split" not in rec for rec in records):
+        assign_split(records)
+    return records
+
+
+def assign_split(records: list[dict]) -> None:
+    """Set ``record["split"]`` to ``train`` or ``test`` in place.
+
+    One fold of ``StratifiedGroupKFold(5)`` (fixed seed) is the test split: stratified on
+    language x label, grouped on ``record["group"]`` so that a passage (or a theme written in
+    several languages) never has windows on both sides.
+    """
+    strata = [f"{rec['lang']}:{rec['label']}" for rec in records]
+    groups = [rec["group"] for rec in records]
+    splitter = StratifiedGroupKFold(n_splits=TEST_FOLDS, shuffle=True, random_state=SPLIT_SEED)
+    _, test_idx = next(splitter.split(np.zeros(len(records)), strata, groups))
+    test = set(test_idx.tolist())
+    for i, rec in enumerate(records):
+        rec["split"] = "test" if i in test else "train"
+
+
+def _fingerprint(records: list[dict], seed: int) -> str:
+    payload = json.dumps(
+        {
+            "data": [[r["id"], r["text"], r["start"], r["end"], r["label"]] for r in records],
+            "params": HYPERPARAMS,
+            "sklearn": sklearn.__version__,
+            "seed": seed,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8]
+
+
+def model_version(records: list[dict], seed: int = 0) -> str:
+    """Deterministic version: training data + hyperparameters + scikit-learn version + seed."""
+    return f"stance-{SERIES}-{_fingerprint(records, seed)}"
+
+
+# --------------------------------------------------------------------------- model
+
+
+def _build_pipeline(groups: list[str], seed: int) -> Pipeline:
+    word = TfidfVectorizer(
+        analyzer="word",
+        token_pattern=_TOKEN_PATTERN,
+        ngram_range=tuple(HYPERPARAMS["word_ngram"]),
+        sublinear_tf=True,
+    )
+    char = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=tuple(HYPERPARAMS["char_ngram"]),
+        min_df=HYPERPARAMS["char_min_df"],
+        sublinear_tf=True,
+    )
+    folds = list(GroupKFold(n_splits=HYPERPARAMS["calibration_folds"]).split(groups, groups=groups))
+    svm = LinearSVC(C=HYPERPARAMS["svm_C"], class_weight="balanced", random_state=seed)
+    clf = CalibratedClassifierCV(svm, method=HYPERPARAMS["calibration"], cv=folds)
+    return Pipeline([("features", FeatureUnion([("word", word), ("char", char)])), ("clf", clf)])
+
+
+class StanceModel:
+    """A fitted stance classifier over marked windows (see :func:`make_window`)."""
+
+    def __init__(self, pipeline: Pipeline, version: str) -> None:
+        self.pipeline = pipeline
+        self.version = version
+
+    @classmethod
+    def load_default(cls) -> StanceModel | None:
+        """The packaged model in ``nlp/models/stance.joblib``, or None if it is absent."""
+        return cls.load(MODEL_PATH) if MODEL_PATH.exists() else None
+
+    @classmethod
+    def load(cls, path: str | Path) -> StanceModel:
+        """Load a model saved by :meth:`save`."""
+        payload = joblib.load(path)
+        return cls(payload["pipeline"], payload["version"])
+
+    def save(self, path: str | Path) -> None:
+        """Write the model (joblib, compressed)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        payload = {"pipeline": self.pipeline, "version": self.version, "sklearn": sklearn.__version__}
+        joblib.dump(payload, path, compress=3)
+
+    def predict(self, windows: list[str]) -> list[tuple[str, float]]:
+        """Label and calibrated probability of that label for each window (one batched call)."""
+        if not windows:
+            return []
+        proba = self.pipeline.predict_proba(windows)
+        classes = self.pipeline.classes_
+        best = proba.argmax(axis=1)
+        return [(str(classes[j]), float(proba[i, j])) for i, j in enumerate(best)]
+
+
+# --------------------------------------------------------------------------- aggregation
+
+NEUTRAL_WEIGHT = 0.5  # a neutral mention dilutes half as much as a polar mention counts
+MIN_POLAR_SHARE = 0.25  # the leading polar label needs a quarter of the weighted vote
+CLEAR_MAJORITY = 2.0  # ... and twice the weight of the opposite polar label
+
+
+def aggregate(preds: list[tuple[str, float]]) -> tuple[str, float]:
+    """Document stance from mention stances: a probability-weighted vote.
+
+    Each mention votes for its label with its probability; neutral votes count half
+    (``NEUTRAL_WEIGHT``). The leading polar label (critical or supportive) wins if it has at
+    least twice the weight of the opposite polar label and at least a quarter of the total
+    weighted vote; otherwise the document is neutral (no polar signal, too diluted, or
+    contested). The score is the winning label's share of the weighted vote; for a neutral
+    outcome it is the share of the neutral votes plus the polar votes that cancel out.
+    No mentions gives ``("none", 0.0)``.
+    """
+    if not preds:
+        return "none", 0.0
+    weight: Counter[str] = Counter()
+    for label, prob in preds:
+        weight[label] += prob * (NEUTRAL_WEIGHT if label == "neutral" else 1.0)
+    total = sum(weight.values())
+    if total <= 0:
+        return "neutral", 0.0
+    lead, other = sorted(("critical", "supportive"), key=lambda k: -weight[k])
+    if weight[lead] > 0 and weight[lead] >= CLEAR_MAJORITY * weight[other] and weight[lead] >= MIN_POLAR_SHARE * total:
+        return lead, round(weight[lead] / total, 4)
+    return "neutral", round(min(1.0, (weight["neutral"] + 2 * weight[other]) / total), 4)
+
+
+# --------------------------------------------------------------------------- train / evaluate
+
+
+def _split(records: list[dict], name: str) -> list[dict]:
+    return [rec for rec in records if rec["split"] == name]
+
+
+def _scores(records: list[dict], predicted: list[str]) -> dict:
+    gold = [rec["label"] for rec in records]
+    prec, rec_, f1, support = precision_recall_fscore_support(gold, predicted, labels=list(LABELS), zero_division=0)
+    per_language = {}
+    for lang in sorted({r["lang"] for r in records}):
+        idx = [i for i, r in enumerate(records) if r["lang"] == lang]
+        sub_gold, sub_pred = [gold[i] for i in idx], [predicted[i] for i in idx]
+        present = sorted(set(sub_gold))
+        per_language[lang] = {
+            "macro_f1": round(float(f1_score(sub_gold, sub_pred, labels=present, average="macro", zero_division=0)), 4),
+            "accuracy": round(float(np.mean([g == p for g, p in zip(sub_gold, sub_pred)])), 4),
+            "n": len(idx),
+        }
+    hard: dict[str, dict] = {}
+    for i, r in enumerate(records):
+        for tag in (r.get("hard_case") or "").split(","):
+            if tag:
+                bucket = hard.setdefault(tag, {"n": 0, "correct": 0})
+                bucket["n"] += 1
+                bucket["correct"] += int(gold[i] == predicted[i])
+    return {
+        "macro_f1": round(float(f1_score(gold, predicted, labels=list(LABELS), average="macro", zero_division=0)), 4),
+        "accuracy": round(float(np.mean([g == p for g, p in zip(gold, predicted)])), 4),
+        "per_class": {
+            label: {"precision": round(float(prec[k]), 4), "recall": round(float(rec_[k]), 4), "f1": round(float(f1[k]), 4), "support": int(support[k])}
+            for k, label in enumerate(LABELS)
+        },
+        "per_language": per_language,
+        "hard_cases": {tag: {**v, "accuracy": round(v["correct"] / v["n"], 4)} for tag, v in sorted(hard.items())},
+        "confusion": {"labels": list(LABELS), "matrix": confusion_matrix(gold, predicted, labels=list(LABELS)).tolist()},
+    }
+
+
+def _measure_speed(model: StanceModel, windows: list[str]) -> float:
+    batch = (windows * (2000 // max(1, len(windows)) + 1))[:2000]
+    began = time.perf_counter()
+    model.predict(batch)
+    return round(len(batch) / (time.perf_counter() - began), 1)
+
+
+def train(data_path: str | Path | None = None, out_path: str | Path | None = None, seed: int = 0) -> dict:
+    """Fit on the train split, save the model (default ``nlp/models/stance.joblib``) and
+    return its held-out report (the same keys as :func:`evaluate`)."""
+    records = load_records(data_path)
+    train_recs = _split(records, "train")
+    began = time.perf_counter()
+    pipeline = _build_pipeline([r["group"] for r in train_recs], seed)
+    pipeline.fit([record_window(r) for r in train_recs], [r["label"] for r in train_recs])
+    model = StanceModel(pipeline, model_version(train_recs, seed))
+    path = Path(out_path) if out_path else MODEL_PATH
+    model.save(path)
+    report = _report(model, records)
+    report.update({"action": "train", "model_path": str(path), "fit_seconds": round(time.perf_counter() - began, 2)})
+    return report
+
+
+def evaluate(data_path: str | Path | None = None, model_path: str | Path | None = None) -> dict:
+    """Score a saved model (default: the packaged one) on the held-out test split."""
+    model = StanceModel.load(Path(model_path) if model_path else MODEL_PATH)
+    report = _report(model, load_records(data_path))
+    report.update({"action": "evaluate", "model_path": str(model_path or MODEL_PATH)})
+    return report
+
+
+def _report(model: StanceModel, records: list[dict]) -> dict:
+    test = _split(records, "test")
+    windows = [record_window(r) for r in test]
+    predicted = [label for label, _ in model.predict(windows)]
+    report = _scores(test, predicted)
+    report.update(
+        {
+            "model_version": model.version,
+            "n_train": len(records) - len(test),
+            "n_test": len(test),
+            "windows_per_second": _measure_speed(model, windows),
+        }
+    )
+    return report
+
+
+def format_report(report: dict) -> str:
+    """Plain-text rendering of a :func:`train` / :func:`evaluate` report for the CLI."""
+    lines = [
+        f"stance model {report['model_version']} ({report.get('action', 'evaluate')}: {report.get('model_path', '')})",
+        f"train {report['n_train']} windows, held-out test {report['n_test']} windows (group-aware split)",
+        f"macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}   speed {report['windows_per_second']:.0f} windows/s",
+        "",
+        f"{'class':<12}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>6}",
+    ]
+    for label, s in report["per_class"].items():
+        lines.append(f"{label:<12}{s['precision']:>10.3f}{s['recall']:>8.3f}{s['f1']:>8.3f}{s['support']:>6}")
+    lines += ["", f"{'language':<12}{'macro-F1':>10}{'acc':>8}{'n':>6}"]
+    for lang, s in report["per_language"].items():
+        lines.append(f"{lang:<12}{s['macro_f1']:>10.3f}{s['accuracy']:>8.3f}{s['n']:>6}")
+    lines += ["", "confusion (rows gold, columns predicted): " + " / ".join(report["confusion"]["labels"])]
+    for label, row in zip(report["confusion"]["labels"], report["confusion"]["matrix"]):
+        lines.append(f"{label:<12}" + "".join(f"{v:>7}" for v in row))
+    if report.get("hard_cases"):
+        lines += ["", "hard cases (accuracy):"]
+        lines += [f"  {tag:<20}{v['accuracy']:.2f}  ({v['correct']}/{v['n']})" for tag, v in report["hard_cases"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""federal-register end to end over real HTTP: paging, full text, provenance, incremental re-crawl, failures."""
+
+from __future__ import annotations
+
+import json
+
+from tests.replay import FIXTURES
+
+FR = FIXTURES / "federal-register" / "examples"
+LISTING = "/api/v1/documents.json"
+
+
+def serve_fr(replay, failing_text: str | None = None):
+    """The recorded upstream: two listing pages for LOGINK, nothing for other terms, three bodies."""
+    rewrite = lambda path: path.read_text().replace("https://www.federalregister.gov", replay.url())
+    replay.add(LISTING, (FR / "files" / "documents_empty.json").read_bytes(), content_type="application/json")
+    replay.add(LISTING, rewrite(FR / "documents_page1.json"), content_type="application/json",
+               when=lambda r: r.args.get("conditions[term]") == "LOGINK" and r.args.get("page", "1") == "1")
+    replay.add(LISTING, rewrite(FR / "documents_page2.json"), content_type="application/json",
+               when=lambda r: r.args.get("conditions[term]") == "LOGINK" and r.args.get("page") == "2")
+    for page in ("documents_page1.json", "documents_page2.json"):
+        for doc in json.loads((FR / page).read_text())["results"]:
+            path = doc["raw_text_url"].replace("https://www.federalregister.gov", "")
+            replay.add(path, (FR / "files" / f"{doc['document_number']}.txt").read_bytes(), content_type="text/html; charset=utf-8")
+
+
+def configure(env, replay, **keys):
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1"), **keys}},
+                  extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK", "covered logistics platform"]')
+
+
+def test_crawl_stores_documents_with_text_and_provenance(env, replay):
+    serve_fr(replay)
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "federal-register: ok (new 3" in result.output
+    db = env.db()
+    docs = {d["source_id"]: d for d in db["documents"].rows}
+    assert set(docs) == {"2025-03134", "2025-06927", "2024-18770"}
+    notice = docs["2025-03134"]
+    assert "National Transportation and Logistics Public Information Platform" in notice["text"]
+    assert notice["title"].startswith("Notice of Proposed Action")
+    assert notice["url"].endswith("/documents/2025/02/25/2025-03134/" + notice["url"].rsplit("/", 1)[-1])
+    assert notice["published_at"] == "2025-02-25" and notice["doc_type"] == "notice"
+    assert notice["institution"] == "Trade Representative, Office of United States"
+    assert notice["content_hash"] and notice["fetched_at"] and notice["parser_version"] == "1" and notice["version"] == 1
+    assert json.loads(notice["metadata"])["citation"] == "90 FR 10843"
+    # the listing asked for the full-text fields explicitly, and paging followed next_page_url
+    first = next(r for r in replay.requests if r.path == LISTING and r.args.get("conditions[term]") == "LOGINK")
+    assert {"raw_text_url", "body_html_url"} <= set(first.args.getlist("fields[]"))
+    assert any(r.args.get("page") == "2" for r in replay.requests if r.path == LISTING)
+    run = list(db["crawl_runs"].rows)[-1]
+    assert run["status"] == "ok" and run["new"] == 3 and run["finished_at"]
+    source = db["sources"].get("federal-register")
+    assert source["watermark"] == "2025-04-21" and source["last_success_at"]
+
+
+def test_second_crawl_adds_and_refetches_nothing(env, replay):
+    serve_fr(replay)
+    configure(env, replay)
+    assert env.run("crawl", "federal-register", "--no-nlp").exit_code == 0
+    text_requests = sum(1 for r in replay.requests if r.path.endswith(".txt"))
+    before = len(replay.requests)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "new 0, updated 0, unchanged 3" in result.output
+    assert sum(1 for r in replay.requests if r.path.endswith(".txt")) == text_requests  # no body refetched
+    second = [r for r in replay.requests[before:] if r.path == LISTING and "page" not in r.args]
+    assert second and all(r.args["conditions[publication_date][gte]"] == "2025-04-18" for r in second)  # watermark - overlap
+    db = env.db()
+    assert db["documents"].count == 3 and db["document_versions"].count == 3
+
+
+def test_changed_document_becomes_a_new_version(env, replay):
+    serve_fr(replay)
+    configure(env, replay)
+    env.run("crawl", "federal-register", "--no-nlp")
+    changed = (FR / "files" / "2025-06927.txt").read_text().replace("transition period", "transition period of one year")
+    replay.add("/documents/full_text/text/2025/04/21/2025-06927.txt", changed, content_type="text/html")
+    result = env.run("crawl", "federal-register", "--no-nlp", "--full")
+    assert "updated 1" in result.output, result.output
+    db = env.db()
+    doc = next(db["documents"].rows_where("source_id = ?", ["2025-06927"]))
+    assert doc["version"] == 2 and "of one year" in doc["text"]
+    versions = list(db["document_versions"].rows_where("document_id = ?", [doc["id"]], order_by="version"))
+    assert [v["version"] for v in versions] == [1, 2] and "of one year" not in versions[0]["text"]
+
+
+def test_upstream_500_records_failed_run_and_keeps_data(env, replay):
+    serve_fr(replay)
+    configure(env, replay)
+    env.run("crawl", "federal-register", "--no-nlp")
+    snapshot = sorted((d["source_id"], d["content_hash"]) for d in env.db()["documents"].rows)
+    replay.add(LISTING, b"Internal Server Error", status=500)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1
+    assert "federal-register: failed" in result.output and "HTTP 500" in result.output
+    db = env.db()
+    assert sorted((d["source_id"], d["content_hash"]) for d in db["documents"].rows) == snapshot
+    run = list(db["crawl_runs"].rows)[-1]
+    assert run["status"] == "failed" and "HTTP 500" in run["message"]
+    assert sum(1 for r in replay.requests if r.path == LISTING) >= 3  # retried before giving up
+    assert db["sources"].get("federal-register")["watermark"] == "2025-04-21"  # not moved
+
+
+def test_truncated_json_fails_cleanly(env, replay):
+    replay.add(LISTING, b'{"count": 3, "results": [{"document_number": "2025-0', content_type="application/json")
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "malformed JSON" in result.output
+    assert env.db()["documents"].count == 0
+
+
+def test_json_without_expected_keys_is_an_error(env, replay):
+    replay.add(LISTING, b'{"unexpected": true}', content_type="application/json")
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "lacks the 'count' key" in result.output
+
+
+def test_challenge_page_is_blocked(env, replay):
+    replay.add(LISTING, b"", status=202, headers={"x-amzn-waf-action": "challenge"})
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "federal-register: blocked" in result.output
+    run = list(env.db()["crawl_runs"].rows)[-1]
+    assert run["status"] == "blocked" and env.db()["documents"].count == 0
+
+
+def test_body_over_size_limit_is_refused(env, replay):
+    serve_fr(replay)
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1")}}, http="max_bytes = 1500",
+                  extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]')
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "exceeds max_bytes=1500" in result.output
+    assert env.db()["documents"].count == 0

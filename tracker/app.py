@@ -1,0 +1,62 @@
+"""The CLI's shared state: configuration and database, opened lazily, with clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import sqlite_utils
+
+from db.schema import applied_migrations, connect, ensure_schema
+from tracker.config import Config, ConfigError, load_config
+
+
+class UsageProblem(click.ClickException):
+    """A user error (bad config, missing database): one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+@dataclass
+class App:
+    """What every command gets: ``--config`` / ``--db`` resolved on first use."""
+
+    config_path: str | None
+    db_override: str | None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path, self.db_override)
+            except ConfigError as exc:
+                raise UsageProblem(f"invalid configuration: {exc}") from None
+        return self._config
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.config.database_path)
+
+    def open_db(self, create: bool = False) -> sqlite_utils.Database:
+        """The database; ``create`` makes (or migrates) it, otherwise it must exist and be initialised."""
+        path = self.db_path
+        if not path.parent.exists():
+            raise UsageProblem(f"database directory does not exist: {path.parent.resolve()}")
+        if not create and not path.exists():
+            raise UsageProblem(f"database not found: {path} (run `tracker init` first)")
+        try:
+            db = connect(path)
+            if create:
+                ensure_schema(db)
+            elif not applied_migrations(db):
+                raise UsageProblem(f"{path} is not a policy-tracker database (run `tracker init`)")
+        except Exception as exc:  # sqlite3.DatabaseError on a file that is not SQLite, permissions...
+            if isinstance(exc, click.ClickException):
+                raise
+            raise UsageProblem(f"cannot open database {path}: {exc}") from None
+        return db
+
+
+pass_app = click.make_pass_decorator(App)

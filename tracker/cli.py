@@ -1,0 +1,239 @@
+"""`tracker`: the command line (see README.md, "Commands")."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from tracker.app import App, UsageProblem, pass_app
+from tracker.logs import setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="TOML config (else $TRACKER_CONFIG, else ./tracker.toml, else packaged defaults).")
+@click.option("--db", "db_path", metavar="PATH", help="SQLite database (else [database] path, else ./tracker.db).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(package_name="policy-tracker")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbose: bool) -> None:
+    """Track LOGINK and port-data policy across EU and US sources and the news."""
+    setup_logging(verbose)
+    ctx.obj = App(config_path, db_path)
+
+
+@cli.command()
+@pass_app
+def init(app: App) -> None:
+    """Create or migrate the database (idempotent)."""
+    from db.schema import applied_migrations, connect, ensure_schema
+    from tracker.crawl import source_rows
+    from db.writes import register_sources
+
+    existed = app.db_path.exists()
+    db = app.open_db(create=False) if existed and _is_tracker_db(app) else None
+    before = set(applied_migrations(db)) if db else set()
+    db = app.open_db(create=True)
+    register_sources(db, source_rows(app.config))
+    ran = [m for m in applied_migrations(db) if m not in before]
+    click.echo(f"{app.db_path}: {'created' if not existed else 'up to date' if not ran else 'migrated'}"
+               f" ({len(applied_migrations(db))} migrations{', applied ' + ', '.join(ran) if ran else ''})")
+
+
+def _is_tracker_db(app: App) -> bool:
+    try:
+        app.open_db()
+        return True
+    except UsageProblem:
+        return False
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def sources(app: App, as_json: bool) -> None:
+    """List sources: id, title, jurisdiction, base URL, enabled, interval, last success, last error."""
+    from crawler.registry import SOURCES
+    from db.reads import source_rows
+
+    stored = source_rows(app.open_db()) if app.db_path.exists() else {}
+    rows = []
+    for sid, cls in SOURCES.items():
+        conf = app.config.sources[sid]
+        state = stored.get(sid, {})
+        rows.append({
+            "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "base_url": conf.base_url,
+            "enabled": conf.enabled, "interval": conf.interval, "last_success_at": state.get("last_success_at"),
+            "last_status": state.get("last_status"), "last_error": state.get("last_error"),
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<17} {'on ' if r['enabled'] else 'off'} {r['jurisdiction']:<3} every {r['interval']:<4} "
+                   f"{r['base_url'] or '(feeds)'}\n{'':<22}{r['title']}; last success: {r['last_success_at'] or 'never'}"
+                   + (f"; last error: {r['last_error']}" if r["last_error"] else ""))
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1, metavar="[SOURCE ...]")
+@click.option("--since", metavar="DATE", help="Ignore the watermark; collect from this date (YYYY-MM-DD).")
+@click.option("--full", is_flag=True, help="Re-read everything, not only what changed.")
+@click.option("--max-docs", type=click.IntRange(min=1), metavar="N", help="Stop each source after N documents.")
+@click.option("--no-nlp", is_flag=True, help="Store documents without running NLP (run `tracker reprocess` later).")
+@pass_app
+def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, max_docs: int | None, no_nlp: bool) -> None:
+    """Incremental crawl (all enabled sources by default), then NLP on new and changed documents.
+
+    A failing source is recorded and the others still run; the exit status is 1 if any failed.
+    """
+    from crawler.registry import SOURCES
+    from tracker.annotation import annotate_pending
+    from tracker.crawl import crawl as run_crawl
+
+    unknown = [s for s in source_ids if s not in SOURCES]
+    if unknown:
+        raise UsageProblem(f"unknown source {', '.join(map(repr, unknown))}; known: {', '.join(SOURCES)}")
+    if since:
+        _check_date(since, "--since")
+    chosen = list(source_ids) or [sid for sid, conf in app.config.sources.items() if conf.enabled]
+    db = app.open_db(create=True)
+    results = run_crawl(db, app.config, chosen, since=since, full=full, max_docs=max_docs)
+    for r in results:
+        c = r.counts
+        click.echo(f"{r.source}: {r.status} (new {c['new']}, updated {c['updated']}, unchanged {c['unchanged']}, "
+                   f"errors {c['errors']}, requests {c['requests']})" + (f": {r.message}" if r.message else ""))
+    if not no_nlp:
+        totals = annotate_pending(db, app.config, progress=sys.stderr.isatty())
+        click.echo(f"nlp: {totals['documents']} documents annotated, {totals['new_mentions']} new mentions")
+    if any(r.status not in ("ok",) for r in results):
+        sys.exit(1)
+
+
+def _check_date(value: str, option: str) -> None:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        raise UsageProblem(f"{option}: expected a date like 2024-01-31, got {value!r}") from None
+
+
+@cli.command()
+@click.argument("path", default="-", metavar="[PATH or -]")
+@click.option("--jsonl", is_flag=True, help='Input is JSON lines {"id", "text", "lang"?}; one output line per input line.')
+@click.option("--lang", metavar="CODE", help="Language of the input (default: identified per document).")
+@pass_app
+def annotate(app: App, path: str, jsonl: bool, lang: str | None) -> None:
+    """NLP only, no database: entities, mentions and stance as JSON."""
+    from tracker.annotation import get_annotator
+
+    try:
+        stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {path}: {exc.strerror}") from None
+    annotator = get_annotator(app.config)
+    failed = 0
+    with stream:
+        if not jsonl:
+            result = annotator.annotate(stream.read(), lang=lang)
+            click.echo(json.dumps(result, ensure_ascii=False))
+            return
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise ValueError('expected an object with a "text" string')
+            except ValueError as exc:
+                failed += 1
+                click.echo(f"line {number}: {exc}", err=True)
+                click.echo(json.dumps({"id": None, "line": number, "error": str(exc)}))
+                continue
+            result = annotator.annotate(item["text"], lang=item.get("lang") or lang)
+            click.echo(json.dumps({"id": item.get("id"), **result}, ensure_ascii=False))
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--all", "all_documents", is_flag=True, help="Re-annotate every document, not only stale ones.")
+@pass_app
+def reprocess(app: App, all_documents: bool) -> None:
+    """Rerun NLP over stored documents (after a gazetteer or model change)."""
+    from tracker.annotation import annotate_pending
+
+    totals = annotate_pending(app.open_db(create=True), app.config, all_documents=all_documents, progress=sys.stderr.isatty())
+    click.echo(f"reprocessed {totals['documents']} documents: {totals['mentions']} mentions ({totals['new_mentions']} new)")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--entity", metavar="ID", help="Only documents mentioning this entity (e.g. platform:logink).")
+@click.option("--since", metavar="DATE", help="Only documents published (or fetched) on or after DATE.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def search(app: App, query: str, entity: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Full-text search over titles and texts."""
+    from db.reads import search as run_search
+
+    if since:
+        _check_date(since, "--since")
+    if not query.strip():
+        raise UsageProblem("QUERY is empty")
+    rows = run_search(app.open_db(), query, entity=entity, since=since, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"[{r['source']}] {r['published_at'] or '':<10} {r['title']}\n    {r['url']}\n    {r['snippet']}")
+    click.echo(f"{len(rows)} result(s)")
+
+
+@cli.group()
+def nlp() -> None:
+    """Train and evaluate the stance model."""
+
+
+@nlp.command("train")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), help="Labelled JSONL (default: the packaged dataset).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Model file (default: the packaged model path).")
+def nlp_train(data: str | None, out: str | None) -> None:
+    """Train the stance model on the training split and save it."""
+    from nlp import stance
+
+    click.echo(stance.format_report(stance.train(data_path=data, out_path=out)))
+
+
+@nlp.command("evaluate")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def nlp_evaluate(data: str | None, model: str | None, as_json: bool) -> None:
+    """Score the model on the held-out split: macro-F1, per class, per language, confusion matrix."""
+    from nlp import stance
+
+    report = stance.evaluate(data_path=data, model_path=model)
+    click.echo(json.dumps(report, indent=2) if as_json else stance.format_report(report))
+
+
+def _register_feature_commands() -> None:
+    from tracker.digest_cli import digest
+    from tracker.health import status
+    from tracker.schedule import schedule
+    from tracker.serve import serve
+    from tracker.tick import run
+
+    for command in (serve, digest, run, schedule, status):
+        cli.add_command(command)
+
+
+_register_feature_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,216 @@
+"""Configuration: TOML merged over the packaged defaults, validated into typed objects.
+
+Lookup order: ``--config PATH``, else ``$TRACKER_CONFIG``, else ``./tracker.toml``, else the packaged
+defaults alone. Secrets never live in the file: a source names the environment variable that holds
+its key (``api_key_env``) and the digest names the one holding the SMTP URL (``smtp_url_env``).
+Every validation failure is a `ConfigError` whose message names the key; the CLI prints it on one
+line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from crawler.base import SourceSettings, Topic
+from crawler.http import HttpSettings
+
+INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+HTTP_TYPES = {
+    "user_agent": str, "min_interval_s": (int, float), "timeout_s": (int, float), "max_bytes": int,
+    "allow_private_addresses": bool, "retries": int, "backoff_factor": (int, float), "max_retry_after_s": (int, float),
+    "max_redirects": int,
+}
+SECTIONS = {"database", "http", "nlp", "topics", "sources", "digest"}
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message starts with the offending key."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass
+class SourceConfig:
+    """One ``[sources.<id>]`` section."""
+
+    id: str
+    enabled: bool
+    base_url: str
+    interval: str
+    interval_s: float
+    api_key_env: str | None
+    options: dict = field(default_factory=dict)
+
+    def settings(self) -> SourceSettings:
+        """What the crawler sees: the base URL, the key read from the environment, the other options."""
+        api_key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return SourceSettings(base_url=self.base_url, api_key=api_key, options=dict(self.options))
+
+
+@dataclass
+class Config:
+    """The whole validated configuration."""
+
+    path: Path | None
+    database_path: str
+    http: HttpSettings
+    sources: dict[str, SourceConfig]
+    topics: dict[str, Topic]
+    digest: dict
+    nlp: dict
+    raw: dict
+
+    def topic_list(self) -> list[Topic]:
+        return list(self.topics.values())
+
+
+def parse_interval(value: object, key: str) -> float:
+    """``"6h"`` -> 21600.0; units s, m, h, d, w."""
+    match = INTERVAL.match(str(value))
+    if not match:
+        raise ConfigError(key, f"expected an interval like '30m', '6h', '1d' or '1w', got {value!r}")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def packaged_defaults() -> dict:
+    """The defaults shipped in the package."""
+    return tomllib.loads(resources.files("tracker").joinpath("defaults.toml").read_text("utf-8"))
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """The config file to read: --config, else $TRACKER_CONFIG, else ./tracker.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("TRACKER_CONFIG"):
+        return Path(os.environ["TRACKER_CONFIG"])
+    local = Path("tracker.toml")
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | None = None, db_override: str | None = None) -> Config:
+    """Read, merge and validate the configuration; raises `ConfigError`."""
+    from crawler.registry import SOURCES
+
+    path = find_config_path(explicit)
+    user: dict = {}
+    if path is not None:
+        try:
+            user = tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("--config", f"file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("--config", f"cannot read {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    for key in user:
+        if key not in SECTIONS:
+            raise ConfigError(key, f"unknown section; expected one of {', '.join(sorted(SECTIONS))}")
+    raw = _merge(packaged_defaults(), user)
+    if user.get("topics"):  # a user's topics replace the packaged ones
+        raw["topics"] = user["topics"]
+
+    http_raw = _table(raw, "http")
+    for key, value in http_raw.items():
+        expected = HTTP_TYPES.get(key)
+        if expected is None:
+            raise ConfigError(f"http.{key}", "unknown key")
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise ConfigError(f"http.{key}", f"expected {_type_name(expected)}, got {value!r}")
+        if expected is not bool and expected is not str and value < 0:
+            raise ConfigError(f"http.{key}", f"must not be negative, got {value!r}")
+    http = HttpSettings(**http_raw)
+
+    sources = {}
+    for source_id, section in _table(raw, "sources").items():
+        if source_id not in SOURCES:
+            raise ConfigError(f"sources.{source_id}", f"unknown source id; known: {', '.join(SOURCES)}")
+        sources[source_id] = _source(source_id, section, SOURCES[source_id])
+    for source_id, cls in SOURCES.items():
+        sources.setdefault(source_id, _source(source_id, {}, cls))
+
+    topics = {}
+    for name, section in _table(raw, "topics").items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"topics.{name}", "expected a table with entities and terms")
+        for key in ("entities", "terms", "languages"):
+            value = section.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"topics.{name}.{key}", "expected a list of non-empty strings")
+        if not section.get("entities") and not section.get("terms"):
+            raise ConfigError(f"topics.{name}", "needs at least one of entities or terms")
+        topics[name] = Topic(name, list(section.get("entities", [])), list(section.get("terms", [])),
+                             list(section.get("languages", ["en"])))
+
+    database_path = db_override or _table(raw, "database").get("path") or "tracker.db"
+    if not isinstance(database_path, str):
+        raise ConfigError("database.path", f"expected a string, got {database_path!r}")
+    digest = _table(raw, "digest")
+    _validate_digest(digest, topics, sources)
+    return Config(path, database_path, http, sources, topics, digest, _table(raw, "nlp"), raw)
+
+
+def _source(source_id: str, section: object, cls) -> SourceConfig:
+    key = f"sources.{source_id}"
+    if not isinstance(section, dict):
+        raise ConfigError(key, "expected a table")
+    enabled = section.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{key}.enabled", f"expected true or false, got {enabled!r}")
+    base_url = section.get("base_url", cls.default_base_url)
+    if not isinstance(base_url, str) or (base_url and not re.match(r"^https?://", base_url)):
+        raise ConfigError(f"{key}.base_url", f"expected an http(s) URL, got {base_url!r}")
+    interval = section.get("interval", cls.default_interval)
+    interval_s = parse_interval(interval, f"{key}.interval")
+    api_key_env = section.get("api_key_env")
+    if api_key_env is not None and not (isinstance(api_key_env, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", api_key_env)):
+        raise ConfigError(f"{key}.api_key_env", f"expected an environment variable name, got {api_key_env!r}")
+    if "api_key" in section:
+        raise ConfigError(f"{key}.api_key", "secrets are not read from the file: name an environment variable with api_key_env")
+    options = {k: v for k, v in section.items() if k not in ("enabled", "base_url", "interval", "api_key_env")}
+    return SourceConfig(source_id, enabled, base_url, str(interval), interval_s, api_key_env, options)
+
+
+def _validate_digest(digest: dict, topics: dict, sources: dict) -> None:
+    for key in ("schedule", "from", "smtp_url_env", "base_url", "timezone"):
+        if key in digest and not isinstance(digest[key], str):
+            raise ConfigError(f"digest.{key}", f"expected a string, got {digest[key]!r}")
+    subscribers = digest.get("subscribers", [])
+    if not isinstance(subscribers, list):
+        raise ConfigError("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
+    for i, sub in enumerate(subscribers):
+        key = f"digest.subscribers[{i}]"
+        if not isinstance(sub, dict) or not isinstance(sub.get("email"), str) or "@" not in sub["email"]:
+            raise ConfigError(f"{key}.email", "expected an e-mail address")
+        for name in sub.get("topics", []):
+            if name not in topics:
+                raise ConfigError(f"{key}.topics", f"unknown topic {name!r}")
+        for name in sub.get("sources", []) or []:
+            if name not in sources:
+                raise ConfigError(f"{key}.sources", f"unknown source {name!r}")
+
+
+def _table(raw: dict, key: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(key, "expected a table")
+    return value
+
+
+def _type_name(expected) -> str:
+    names = {str: "a string", bool: "true or false", int: "an integer"}
+    return names.get(expected, "a number")

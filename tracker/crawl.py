@@ -1,0 +1,136 @@
+"""The crawl orchestrator: run sources, store their records, record every run, then annotate.
+
+Each source runs in isolation: whatever it raises is recorded on its crawl run (``failed`` or
+``blocked``) and the next source still runs. Records are stored one transaction each; an empty
+document is refused (never overwrites good data). The watermark and the HTTP validators move only
+when a run ends ``ok``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from crawler.base import CrawlContext
+from crawler.errors import BlockedError, FetchError
+from crawler.http import HttpClient
+from crawler.records import DocumentRecord, DossierRecord
+from crawler.registry import SOURCES, get_source
+from db import reads, writes
+from tracker.annotation import get_annotator
+from tracker.config import Config
+
+log = logging.getLogger("tracker.crawl")
+
+
+@dataclass
+class RunResult:
+    """The outcome of one source's crawl run."""
+
+    source: str
+    run_id: int
+    status: str
+    counts: dict = field(default_factory=dict)
+    message: str | None = None
+
+
+class _DbValidators:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def get_validators(self, url: str) -> dict | None:
+        return reads.validators(self.db, url)
+
+
+def source_rows(config: Config) -> list[dict]:
+    """Rows for the ``sources`` table from the registry and the configuration."""
+    return [
+        {
+            "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "kind": cls.kind,
+            "base_url": config.sources[sid].base_url, "enabled": int(config.sources[sid].enabled),
+            "interval": config.sources[sid].interval,
+        }
+        for sid, cls in SOURCES.items()
+    ]
+
+
+def build_context(db: sqlite_utils.Database, config: Config, source_id: str, since: str | None,
+                  full: bool, max_docs: int | None, relevance=None) -> CrawlContext:
+    """The context a source runs with: client, settings, topics and the database callbacks."""
+    source_config = config.sources[source_id]
+    client = HttpClient(config.http, source_id=source_id, validators=_DbValidators(db))
+    stored = reads.source_rows(db).get(source_id, {})
+    context = CrawlContext(
+        source_id=source_id,
+        settings=source_config.settings(),
+        topics=config.topic_list(),
+        client=client,
+        since=since or (None if full else stored.get("watermark")),
+        full=full,
+        max_docs=max_docs,
+        log=logging.LoggerAdapter(logging.getLogger(f"crawler.{source_id}"), {"source": source_id}),
+        known=lambda source_id_, _s=source_id: reads.known_document(db, _s, source_id_),
+        seen_url=lambda url: reads.seen_url(db, url),
+        remember_url=lambda url, reason, _s=source_id: writes.remember_url(db, url, _s, reason),
+    )
+    context.is_relevant = relevance or (lambda text: get_annotator(config).is_relevant(text))
+    return context
+
+
+def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, since: str | None = None,
+                 full: bool = False, max_docs: int | None = None, relevance=None) -> RunResult:
+    """Crawl one source end to end and record the run; never raises for upstream trouble."""
+    run_id = writes.start_run(db, source_id)
+    counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 0}
+    ctx = build_context(db, config, source_id, since, full, max_docs, relevance)
+    adapter = ctx.log
+    status, message = "ok", None
+    try:
+        source = get_source(source_id)(ctx)
+        for record in source.crawl():
+            counts["fetched"] += 1
+            try:
+                outcome = store_record(db, record)
+            except ValueError as exc:  # e.g. an empty document: refused, recorded, others go on
+                ctx.item_errors.append((getattr(record, "source_id", getattr(record, "key", "?")), str(exc)))
+                continue
+            counts[outcome] += 1
+            if isinstance(record, DocumentRecord):
+                ctx.documents_yielded += 1
+    except BlockedError as exc:
+        status, message = "blocked", str(exc)
+    except FetchError as exc:
+        status, message = "failed", str(exc)
+    except Exception as exc:  # a bug or an unexpected upstream shape: record it, keep other sources running
+        adapter.exception("source crashed")
+        status, message = "failed", f"{type(exc).__name__}: {exc}"
+    counts["unchanged"] += ctx.skipped
+    counts["errors"] = len(ctx.item_errors) + (status != "ok")
+    counts["requests"] = ctx.client.requests_made
+    if status == "ok" and ctx.item_errors:
+        status = "partial"
+        message = f"{len(ctx.item_errors)} item(s) failed; first: {ctx.item_errors[0][0]}: {ctx.item_errors[0][1]}"
+    watermark = max(ctx.item_watermarks) if ctx.item_watermarks else None
+    writes.finish_run(db, run_id, source_id, status, counts, message, watermark, ctx.client.pending_validators)
+    adapter.info("crawl %s", status, extra={**counts, "error": message})
+    return RunResult(source_id, run_id, status, counts, message)
+
+
+def store_record(db: sqlite_utils.Database, record: DocumentRecord | DossierRecord) -> str:
+    """Write one record; returns ``new``, ``updated`` or ``unchanged``."""
+    if isinstance(record, DossierRecord):
+        return writes.save_dossier(db, dataclasses.asdict(record))
+    row = dataclasses.asdict(record)
+    row["content_hash"] = record.content_hash
+    outcome, _ = writes.upsert_document(db, row)
+    return outcome
+
+
+def crawl(db: sqlite_utils.Database, config: Config, source_ids: list[str], since: str | None = None,
+          full: bool = False, max_docs: int | None = None, relevance=None) -> list[RunResult]:
+    """Crawl the given sources one after another; one failing never stops the others."""
+    writes.register_sources(db, source_rows(config))
+    return [crawl_source(db, config, sid, since, full, max_docs, relevance) for sid in source_ids]
