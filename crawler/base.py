@@ -65,6 +65,8 @@ class CrawlContext:
     is_relevant: Callable[[str], bool] = lambda text: True
     seen_url: Callable[[str], bool] = lambda url: False
     remember_url: Callable[[str, str], None] = lambda url, reason: None
+    related_ids: Callable[[str], list[str]] = lambda kind: []
+    known_dossier: Callable[[str], dict | None] = lambda key: None
     item_errors: list[tuple[str, str]] = field(default_factory=list)
     item_watermarks: list[str] = field(default_factory=list)
     documents_yielded: int = 0
@@ -98,6 +100,7 @@ class Source(ABC):
     default_base_url: ClassVar[str]
     default_interval: ClassVar[str] = "1d"
     parser_version: ClassVar[str] = "1"
+    mirrored_hosts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: CrawlContext):
         self.ctx = ctx
@@ -106,12 +109,13 @@ class Source(ABC):
     def resolve(self, url: str) -> str:
         """Resolve a link found in a response: relative links against the base URL, and links to the
         default upstream host rebased onto the configured one (so a mirror or a replay server serves
-        the whole crawl, not only its first request)."""
+        the whole crawl, not only its first request). Hosts in ``mirrored_hosts`` (the upstream's
+        sibling hosts, e.g. a content host beside the API host) are rebased the same way."""
         absolute = urljoin(self.base_url + "/", url)
         default = urlsplit(self.default_base_url)
         configured = urlsplit(self.base_url)
         parts = urlsplit(absolute)
-        if parts.netloc == default.netloc and configured.netloc and configured.netloc != default.netloc:
+        if (parts.netloc == default.netloc or parts.netloc in self.mirrored_hosts) and configured.netloc and configured.netloc != default.netloc:
             return urlunsplit((configured.scheme, configured.netloc, parts.path, parts.query, parts.fragment))
         return absolute
 

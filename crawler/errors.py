@@ -25,7 +25,14 @@ class HttpStatusError(FetchError):
 
 
 class BlockedError(FetchError):
-    """A WAF or JavaScript challenge page answered instead of the resource."""
+    """A WAF or JavaScript challenge page answered instead of the resource. ``status`` and
+    ``headers`` (lower-cased names) of the response, when known, let a source tell a WAF challenge
+    from an upstream's own empty 202 (e.g. Cellar's "rendition being generated")."""
+
+    def __init__(self, message: str, url: str | None = None, status: int | None = None, headers: dict | None = None):
+        super().__init__(message, url)
+        self.status = status
+        self.headers = headers or {}
 
 
 class TooLargeError(FetchError):

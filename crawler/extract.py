@@ -1,4 +1,4 @@
-"""Text extraction from the formats upstreams serve: HTML, XML, plain text (DOCX and PDF are added beside).
+"""Text extraction from the formats upstreams serve: HTML, XML, DOCX, PDF, plain text.
 
 Pure functions from bytes to text. They normalise white space inside paragraphs but keep paragraph
 breaks, because sentence segmentation and the analyst's reading both need them. XML is parsed
@@ -7,7 +7,11 @@ with external entities and network access disabled.
 
 from __future__ import annotations
 
+import io
 import re
+import unicodedata
+import zipfile
+import zlib
 
 from lxml import etree, html
 
@@ -37,7 +41,7 @@ def _block_text(root) -> str:
         block = local in BLOCK_TAGS
         if block:
             parts.append("\n")
-        if node.text:
+        if node.text and isinstance(node.tag, str):  # comments and processing instructions are not text
             parts.append(node.text)
         for child in node:
             walk(child)
@@ -87,3 +91,209 @@ def looks_like_html(content: bytes) -> bool:
     """True when a body that claims to be text is an HTML page."""
     head = content[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html", b"<pre", b"<body", b"<div", b"<p>"))
+
+
+# -- DOCX, PDF and the dispatcher ------------------------------------------------------------------
+
+DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOCX_MAX_UNCOMPRESSED = 200_000_000  # zip-bomb guard: the sum of the archive's uncompressed sizes
+PDF_MAX_PAGES = 3000
+GARBLED = "PDF text layer empty or garbled"
+_CID = re.compile(r"\(cid:\d+\)")
+
+
+def _docx_blocks(container) -> list[str]:
+    """Paragraphs and tables of a python-docx block container, in document order; a table row is
+    one line with its cells separated by " | " (merged cells once), nested tables included."""
+    from docx.table import Table
+
+    blocks: list[str] = []
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells, seen = [], set()
+                for cell in row.cells:
+                    if id(cell._tc) in seen:
+                        continue
+                    seen.add(id(cell._tc))
+                    text = " ".join(b.replace("\n", " ") for b in _docx_blocks(cell)).strip()
+                    if text:
+                        cells.append(text)
+                if cells:
+                    blocks.append(" | ".join(cells))
+        elif block.text.strip():
+            blocks.append(block.text)
+    return blocks
+
+
+def docx_to_text(content: bytes) -> str:
+    """Text of a Word (OOXML) document: body paragraphs and table rows in document order, one
+    paragraph per block. A truncated or non-DOCX archive raises `ParseError`."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            if "word/document.xml" not in names:
+                raise ParseError("zip archive is not a DOCX (no word/document.xml)")
+            if sum(info.file_size for info in archive.infolist()) > DOCX_MAX_UNCOMPRESSED:
+                raise ParseError(f"DOCX expands beyond {DOCX_MAX_UNCOMPRESSED} bytes (zip bomb guard)")
+        document = docx.Document(io.BytesIO(content))
+    except ParseError:
+        raise
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, EOFError, etree.XMLSyntaxError) as exc:
+        raise ParseError(f"unreadable DOCX: {type(exc).__name__}: {exc}") from None
+    text = tidy("\n\n".join(_docx_blocks(document)))
+    if not text:
+        raise ParseError("DOCX contains no text")
+    return text
+
+
+def garbled_reason(text: str) -> str | None:
+    """Why an extracted text layer is unusable (empty, (cid:NN) glyph ids, replacement or
+    private-use characters, too few letters, one letter per line or word), or None when it reads."""
+    cid_chars = sum(len(m) for m in _CID.findall(text))
+    visible = [ch for ch in text if not ch.isspace()]
+    if not visible:
+        return "no text"
+    if cid_chars > 0.1 * len(visible):
+        return "unmapped glyphs ((cid:NN) runs)"
+    bad = sum(1 for ch in visible if ch == "\ufffd" or unicodedata.category(ch) in ("Co", "Cc", "Cs"))
+    if bad > 0.1 * len(visible):
+        return "mostly replacement or private-use characters"
+    letters = sum(1 for ch in visible if ch.isalpha())
+    if letters < 20:
+        return "no text"
+    if letters < 0.3 * len(visible):
+        return f"too few letters ({letters / len(visible):.0%} of characters)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) >= 20 and sum(1 for line in lines if len(line) <= 2) > 0.5 * len(lines):
+        return "one character per line"
+    words = text.split()
+    if len(words) >= 20 and sum(1 for w in words if len(w) == 1 and w.isalpha()) > 0.6 * len(words):
+        return "one letter per word (spaced-out glyphs)"
+    return None
+
+
+def pdf_to_text(content: bytes) -> tuple[str, list[str]]:
+    """Text of a PDF's text layer, pages separated by blank lines, plus warnings (pages without
+    text or that failed). A PDF without a usable text layer (scanned, or glyphs without a Unicode
+    map) raises `ParseError` ("PDF text layer empty or garbled: ..."), so no empty document is
+    stored. Encrypted PDFs are opened with the empty user password (permission-only encryption);
+    a PDF that needs a real password raises `ParseError`."""
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError, PdfReadError, PyPdfError
+
+    if b"%PDF-" not in content[:1024]:
+        raise ParseError("not a PDF (no %PDF- header)")
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise ParseError("PDF is encrypted with a password")
+        pages = list(reader.pages)
+    except ParseError:
+        raise
+    except (PdfReadError, PyPdfError, DependencyError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError, zlib.error) as exc:
+        raise ParseError(f"unreadable PDF: {type(exc).__name__}: {exc}") from None
+    if not pages:
+        raise ParseError(f"{GARBLED}: no pages")
+    warnings: list[str] = []
+    if len(pages) > PDF_MAX_PAGES:
+        warnings.append(f"only the first {PDF_MAX_PAGES} of {len(pages)} pages extracted")
+        pages = pages[:PDF_MAX_PAGES]
+    texts, empty, failed = [], [], []
+    for number, page in enumerate(pages, 1):
+        try:
+            page_text = tidy(page.extract_text() or "")
+        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken page streams
+            failed.append(f"{number} ({type(exc).__name__})")
+            continue
+        if page_text:
+            texts.append(page_text)
+        else:
+            empty.append(str(number))
+    if failed:
+        warnings.append(f"text extraction failed on page(s) {', '.join(failed)}")
+    text = "\n\n".join(texts)
+    reason = garbled_reason(text)
+    if reason:
+        raise ParseError(f"{GARBLED}: {reason}")
+    if empty:
+        warnings.append(f"{len(empty)} of {len(pages)} page(s) have no text layer (scanned?): {', '.join(empty[:20])}")
+    return text, warnings
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"' ")
+    return None
+
+
+def decode_text(content: bytes, content_type: str = "") -> tuple[str, list[str]]:
+    """Bytes decoded with the declared charset, else UTF-8 (BOM honoured), else cp1252 with a warning."""
+    for encoding in filter(None, [_charset(content_type), "utf-8-sig"]):
+        try:
+            return content.decode(encoding), []
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return content.decode("cp1252", errors="replace"), ["body is not valid UTF-8: decoded as cp1252"]
+
+
+def sniff_format(content: bytes, content_type: str = "", url: str = "") -> str:
+    """``pdf``, ``docx``, ``html``, ``xml``, ``text``, or ``binary``: magic bytes first, then the
+    declared media type, then the URL's extension."""
+    media = content_type.split(";")[0].strip().lower()
+    head = content[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    path = url.split("?")[0].lower()
+    if b"%PDF-" in content[:1024]:
+        return "pdf"
+    if content.startswith(b"PK\x03\x04") or media == DOCX_MEDIA_TYPE:
+        return "docx"
+    if content.startswith(b"\xd0\xcf\x11\xe0"):
+        return "binary"  # legacy OLE (.doc): not supported
+    if media in ("text/html", "application/xhtml+xml") or looks_like_html(content) or (
+        head.startswith(b"<?xml") and b"<html" in head
+    ):
+        return "html"
+    if media.endswith(("/xml", "+xml")) or head.startswith(b"<?xml") or path.endswith(".xml"):
+        return "xml"
+    if media == "application/pdf" or path.endswith(".pdf"):
+        return "pdf"
+    if b"\x00" in content[:4096]:
+        return "binary"
+    return "text"
+
+
+def extract_text(content: bytes, content_type: str = "", url: str = "") -> tuple[str, list[str]]:
+    """Text and warnings of a fetched body, whatever its format (XML, XHTML, HTML, DOCX, PDF, plain
+    text), chosen by magic bytes and media type. Unsupported, malformed or empty bodies raise
+    `ParseError`: the caller records an item error instead of storing an empty document."""
+    if not content or not content.strip():
+        raise ParseError("empty body", url or None)
+    kind = sniff_format(content, content_type, url)
+    warnings: list[str] = []
+    try:
+        if kind == "pdf":
+            text, warnings = pdf_to_text(content)
+        elif kind == "docx":
+            text = docx_to_text(content)
+        elif kind == "html":
+            text = html_to_text(content)
+        elif kind == "xml":
+            text = xml_to_text(content)
+        elif kind == "text":
+            decoded, warnings = decode_text(content, content_type)
+            text = tidy(decoded)
+        else:
+            raise ParseError(f"unsupported binary content ({content_type or 'no media type'})")
+    except ParseError as exc:
+        if exc.url or not url:
+            raise
+        raise ParseError(str(exc), url) from None
+    if not text.strip():
+        raise ParseError(f"no text in {kind} body", url or None)
+    return text, warnings

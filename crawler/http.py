@@ -247,7 +247,7 @@ class HttpClient:
             return Fetched(url, 304, headers, b"", not_modified=True)
         content = self._read_body(response, url)
         if is_challenge(response.status_code, headers, content):
-            raise BlockedError(f"challenge page (HTTP {response.status_code})", url)
+            raise BlockedError(f"challenge page (HTTP {response.status_code})", url, response.status_code, headers)
         if response.status_code >= 400:
             detail = content[:200].decode("utf-8", "replace").strip().replace("\n", " ")
             raise HttpStatusError(response.status_code, url, detail)
@@ -323,6 +323,8 @@ class HttpClient:
             robots = self._request("GET", host + "/robots.txt", headers={})
         except HttpStatusError as exc:
             return Protego.parse("") if 400 <= exc.status < 500 else None
+        except BlockedError:
+            raise  # a WAF challenge on robots.txt blocks the host: report "blocked", not "disallowed"
         except FetchError:
             return None
         return Protego.parse(robots.text)

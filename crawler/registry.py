@@ -13,6 +13,7 @@ from crawler.sources import (
     gdelt,
     govinfo,
     news_rss,
+    uscode,
 )
 
 SOURCES: dict[str, type[Source]] = {
@@ -27,6 +28,7 @@ SOURCES: dict[str, type[Source]] = {
         federal_register,
         news_rss,
         gdelt,
+        uscode,
     )
 }
 

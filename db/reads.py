@@ -23,6 +23,25 @@ def known_document(db: sqlite_utils.Database, source: str, source_id: str) -> di
     return result
 
 
+def related_ids(db: sqlite_utils.Database, kind: str) -> list[str]:
+    """Distinct document group keys of one kind (``us-bill`` -> ``us-bill:118-hr-1724``, ...), from
+    any source: how one source hands what it found to another (GovInfo bills -> congress-gov)."""
+    rows = db.execute(
+        "select distinct group_key from documents where group_key like ? order by group_key", [kind + ":%"]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def known_dossier(db: sqlite_utils.Database, key: str) -> dict | None:
+    """The stored row of a dossier (bill, procedure), metadata decoded, or None."""
+    row = db.execute("select key, source, title, status, updated_at, metadata from dossiers where key = ?", [key]).fetchone()
+    if row is None:
+        return None
+    result = dict(zip(("key", "source", "title", "status", "updated_at", "metadata"), row))
+    result["metadata"] = json.loads(result["metadata"]) if result["metadata"] else {}
+    return result
+
+
 def seen_url(db: sqlite_utils.Database, url: str) -> bool:
     """True when the URL was judged before (stored or remembered as irrelevant)."""
     return db.execute("select 1 from seen_urls where url = ?", [url]).fetchone() is not None
@@ -53,13 +72,16 @@ def pending_annotation(db: sqlite_utils.Database, model_version: str, all_docume
 
 
 def fts_query(query: str) -> str:
-    """Turn user input into a safe FTS5 query: bare words and "quoted phrases", each quoted."""
+    """Turn user input into a safe FTS5 query: words and "quoted phrases" are quoted, ``word*`` is a
+    prefix search, AND / OR / NOT are kept; no other FTS syntax gets through."""
     phrases = re.findall(r'"([^"]+)"|(\S+)', query)
     tokens = []
     for quoted, word in phrases:
         text = (quoted or word).replace('"', "")
         if text.upper() in ("AND", "OR", "NOT"):
             tokens.append(text.upper())
+        elif word and word.endswith("*") and text.strip("*"):
+            tokens.append(f'"{text.strip("*")}"*')  # prefix search
         elif text:
             tokens.append(f'"{text}"')
     return " ".join(tokens)

@@ -143,11 +143,92 @@ def _initial(db: sqlite_utils.Database) -> None:
     db["documents"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter", replace=True)
 
 
+def _digest_delivery(db: sqlite_utils.Database) -> None:
+    """Digest delivery and the scheduled tick: skipped digests, dossier first-seen, locks, ticks, health indexes.
+
+    ``digest_items.mention_id`` loses its foreign key: re-annotation deletes and re-inserts a document's
+    mentions, and a delivered mention must neither block that nor vanish from the delivery history.
+    """
+    if any(fk.column == "mention_id" for fk in db["digest_items"].foreign_keys):
+        db["digest_items"].transform(drop_foreign_keys=["mention_id"])
+    db["digest_items"].create_index(["subscriber", "mention_id"], unique=True, if_not_exists=True)
+    columns = db["digests"].columns_dict
+    for column, kind in (("status", str), ("mentions_total", int), ("snapshot_rowid", int), ("error", str)):
+        if column not in columns:
+            db["digests"].add_column(column, kind)
+    db.execute("update digests set status = 'sent' where status is null")
+    db["digests"].create_index(["subscriber", "sent_at"], if_not_exists=True)
+    if "first_seen_at" not in db["dossiers"].columns_dict:
+        db["dossiers"].add_column("first_seen_at", str)
+        db.execute("update dossiers set first_seen_at = fetched_at where first_seen_at is null")
+    db.execute(
+        "create trigger if not exists dossiers_first_seen after insert on dossiers when new.first_seen_at is null begin "
+        "update dossiers set first_seen_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now') where key = new.key; end"
+    )
+    db["dossiers"].create_index(["first_seen_at"], if_not_exists=True)
+    db["dossiers"].create_index(["latest_event_date"], if_not_exists=True)
+    db["crawl_runs"].create_index(["source", "status"], if_not_exists=True)
+    # The digest aggregates a subscriber's new mentions from this index alone (no table reads); it
+    # replaces the (topic, first_seen_at) index, its prefix.
+    db["mentions"].create_index(["topic", "first_seen_at", "entity_id", "stance", "document_id"],
+                                index_name="idx_mentions_digest", if_not_exists=True)
+    db.execute("drop index if exists idx_mentions_topic_first_seen_at")
+    db["locks"].create(
+        {"name": str, "pid": int, "host": str, "token": str, "acquired_at": str, "heartbeat_at": str},
+        pk="name", if_not_exists=True,
+    )
+    db["ticks"].create(
+        {"id": int, "started_at": str, "finished_at": str, "now": str, "status": str, "crawled": str,
+         "annotated": int, "digests_sent": int, "digests_failed": int, "message": str},
+        pk="id", if_not_exists=True,
+    )
+
+
+def _frontend_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes behind the Datasette front end: facets, date facets, sorted lists and canned queries."""
+    indexes = {
+        "documents": (["first_seen_at"], ["source", "published_at"], ["published_at", "id"]),
+        "mentions": (["entity_id", "first_seen_at"], ["document_id", "entity_id", "stance"],
+                     ["document_id", "topic", "stance"], ["topic", "stance"]),
+        "document_topics": (["stance"],),
+        "crawl_runs": (["source", "id"], ["status"]),
+        "dossiers": (["kind", "latest_event_date"],),
+        "entities": (["name"],),
+    }
+    for table, column_lists in indexes.items():
+        for columns in column_lists:
+            db[table].create_index(columns, if_not_exists=True)
+
+
+def _news_stories(db: sqlite_utils.Database) -> None:
+    """News story grouping: ``stories`` (one row per story, its outlets), ``documents.story_id`` and
+    the per-article signatures the grouping compares (``document_signatures``)."""
+    db["stories"].create(
+        {"id": int, "title": str, "published_at": str, "first_seen_at": str, "last_seen_at": str,
+         "documents": int, "outlets": str, "languages": str, "copies": str},
+        pk="id", if_not_exists=True,
+    )
+    db["stories"].create_index(["first_seen_at"], if_not_exists=True)
+    if "story_id" not in db["documents"].columns_dict:
+        db["documents"].add_column("story_id", int)
+    db["documents"].create_index(["story_id"], if_not_exists=True)
+    db["document_signatures"].create(
+        {"document_id": int, "text_hash": str, "minhash": bytes, "simhash": str, "names": str,
+         "numbers": str, "title_words": str, "story_date": str},
+        pk="document_id", foreign_keys=[("document_id", "documents", "id")], if_not_exists=True,
+    )
+    db["document_signatures"].create_index(["text_hash"], if_not_exists=True)
+    db["document_signatures"].create_index(["story_date"], if_not_exists=True)
+
+
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 # Append new migrations at the end (name them "NNNN_<area>_<what>"); never edit a shipped one.
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_digest_delivery", _digest_delivery),
+    ("0003_frontend_indexes", _frontend_indexes),
+    ("0004_news_stories", _news_stories),
 ]
 
 

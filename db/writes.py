@@ -115,30 +115,41 @@ def event_id(dossier_key: str, event: dict) -> str:
 
 
 def save_dossier(db: sqlite_utils.Database, dossier: dict) -> str:
-    """Upsert a bill or procedure with its events; returns ``new``, ``updated`` or ``unchanged``."""
-    events = sorted(dossier.get("events") or [], key=lambda e: (e.get("date") or "", e.get("kind") or ""))
-    latest = events[-1] if events else None
+    """Upsert a bill or procedure with its events; returns ``new``, ``updated`` or ``unchanged``.
+
+    Several sources may describe one dossier (the Parliament's API and the Observatory both know a
+    procedure): the first source to store it owns its fields, others only fill fields still empty,
+    and every source's events are kept. The latest event is computed over all of them.
+    """
     row = {
         "key": dossier["key"], "source": dossier["source"], "kind": dossier["kind"], "title": dossier["title"],
         "url": dossier["url"], "stage": dossier.get("stage"), "status": dossier.get("status"),
         "updated_at": dossier.get("updated_at"), "fetched_at": dossier["fetched_at"],
         "parser_version": dossier.get("parser_version"), "metadata": _json(dossier.get("metadata")),
-        "latest_event_date": latest.get("date") if latest else None,
-        "latest_event": latest.get("description") if latest else None,
     }
-    compared = ("title", "url", "stage", "status", "updated_at", "metadata", "latest_event_date", "latest_event")
+    compared = ("source", "title", "url", "stage", "status", "updated_at", "metadata", "latest_event_date", "latest_event")
     with transaction(db):
-        existing = db.execute(f"select {', '.join(compared)} from dossiers where key = ?", [row["key"]]).fetchone()
-        changed = existing is None or list(existing) != [row[c] for c in compared]
-        if changed:
+        found = db.execute(f"select {', '.join(compared)} from dossiers where key = ?", [row["key"]]).fetchone()
+        existing = dict(zip(compared, found)) if found else None
+        if existing and existing["source"] != row["source"]:
+            row = {k: (existing[k] if existing.get(k) is not None else v) for k, v in row.items()}
+            row["source"] = existing["source"]
+        if existing is None:  # the row must exist before its events (foreign key)
             _upsert(db, "dossiers", row, ("key",))
         new_events = 0
-        for event in events:
+        for event in dossier.get("events") or []:
             new_events += db.conn.execute(
                 "insert or ignore into events (id, dossier_key, source, date, kind, description, actor, ref_url, ref_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [event_id(row["key"], event), row["key"], row["source"], event.get("date"), event.get("kind"),
+                [event_id(row["key"], event), row["key"], dossier["source"], event.get("date"), event.get("kind"),
                  event.get("description"), event.get("actor"), event.get("ref_url"), event.get("ref_id")],
             ).rowcount
+        latest = db.execute(
+            "select date, description from events where dossier_key = ? order by date desc, kind desc limit 1", [row["key"]]
+        ).fetchone()
+        row["latest_event_date"], row["latest_event"] = latest if latest else (None, None)
+        changed = existing is None or any(existing[c] != row[c] for c in compared)
+        if changed:
+            _upsert(db, "dossiers", row, ("key",))
     if existing is None:
         return "new"
     return "updated" if changed or new_events else "unchanged"
@@ -152,8 +163,12 @@ def register_sources(db: sqlite_utils.Database, sources: Iterable[dict]) -> None
 
 
 def start_run(db: sqlite_utils.Database, source: str) -> int:
-    """Open a crawl run; returns its id."""
+    """Open a crawl run; returns its id. Runs of this source left ``running`` by a killed process are closed as failed."""
     with transaction(db):
+        db.conn.execute(
+            "update crawl_runs set status = 'failed', finished_at = ?, message = 'interrupted (process ended before the run finished)' where source = ? and status = 'running'",
+            [now(), source],
+        )
         cursor = db.conn.execute(
             "insert into crawl_runs (source, started_at, status, fetched, new, updated, unchanged, errors, requests) values (?, ?, 'running', 0, 0, 0, 0, 0, 0)",
             [source, now()],

@@ -189,6 +189,7 @@ def _validate_digest(digest: dict, topics: dict, sources: dict) -> None:
     for key in ("schedule", "from", "smtp_url_env", "base_url", "timezone"):
         if key in digest and not isinstance(digest[key], str):
             raise ConfigError(f"digest.{key}", f"expected a string, got {digest[key]!r}")
+    _validate_digest_delivery(digest)
     subscribers = digest.get("subscribers", [])
     if not isinstance(subscribers, list):
         raise ConfigError("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
@@ -199,9 +200,42 @@ def _validate_digest(digest: dict, topics: dict, sources: dict) -> None:
         for name in sub.get("topics", []):
             if name not in topics:
                 raise ConfigError(f"{key}.topics", f"unknown topic {name!r}")
+        _validate_subscriber_relevance(sub, key)
         for name in sub.get("sources", []) or []:
             if name not in sources:
                 raise ConfigError(f"{key}.sources", f"unknown source {name!r}")
+
+
+def _validate_digest_delivery(digest: dict) -> None:
+    """schedule, timezone, send_empty and the display limits (tracker.digest, tracker.tick)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from tracker.digest import parse_schedule
+
+    try:
+        parse_schedule(digest.get("schedule", "mon 07:00"))
+    except ValueError as exc:
+        raise ConfigError("digest.schedule", str(exc)) from None
+    try:
+        ZoneInfo(digest.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("digest.timezone", f"unknown time zone {digest.get('timezone')!r} (expected e.g. Europe/Brussels)") from None
+    if not isinstance(digest.get("send_empty", False), bool):
+        raise ConfigError("digest.send_empty", f"expected true or false, got {digest['send_empty']!r}")
+    for key in ("max_documents", "max_mentions_per_document", "first_digest_days"):
+        value = digest.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"digest.{key}", f"expected a positive integer, got {value!r}")
+
+
+def _validate_subscriber_relevance(sub: dict, key: str) -> None:
+    from tracker.digest import MIN_STANCE
+
+    if sub.get("min_stance", "any") not in MIN_STANCE:
+        raise ConfigError(f"{key}.min_stance", f"expected one of {', '.join(MIN_STANCE)}, got {sub['min_stance']!r}")
+    score = sub.get("min_score", 0)
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+        raise ConfigError(f"{key}.min_score", f"expected a number between 0 and 1, got {score!r}")
 
 
 def _table(raw: dict, key: str) -> dict:

@@ -20,10 +20,12 @@ from crawler.http import HttpClient
 from crawler.records import DocumentRecord, DossierRecord
 from crawler.registry import SOURCES, get_source
 from db import reads, writes
+from tracker import stories
 from tracker.annotation import get_annotator
 from tracker.config import Config
 
 log = logging.getLogger("tracker.crawl")
+PROGRESS_EVERY = 25
 
 
 @dataclass
@@ -75,6 +77,8 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
         known=lambda source_id_, _s=source_id: reads.known_document(db, _s, source_id_),
         seen_url=lambda url: reads.seen_url(db, url),
         remember_url=lambda url, reason, _s=source_id: writes.remember_url(db, url, _s, reason),
+        related_ids=lambda kind: reads.related_ids(db, kind),
+        known_dossier=lambda key: reads.known_dossier(db, key),
     )
     context.is_relevant = relevance or (lambda text: get_annotator(config).is_relevant(text))
     return context
@@ -98,6 +102,8 @@ def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, sinc
                 ctx.item_errors.append((getattr(record, "source_id", getattr(record, "key", "?")), str(exc)))
                 continue
             counts[outcome] += 1
+            if counts["fetched"] % PROGRESS_EVERY == 0:
+                adapter.info("progress", extra=dict(counts))
             if isinstance(record, DocumentRecord):
                 ctx.documents_yielded += 1
     except BlockedError as exc:
@@ -125,6 +131,8 @@ def store_record(db: sqlite_utils.Database, record: DocumentRecord | DossierReco
         return writes.save_dossier(db, dataclasses.asdict(record))
     row = dataclasses.asdict(record)
     row["content_hash"] = record.content_hash
+    if stories.is_article(row):  # news: exact duplicates dropped, story assigned
+        return stories.store_article(db, row)
     outcome, _ = writes.upsert_document(db, row)
     return outcome
 

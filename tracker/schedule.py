@@ -1,9 +1,141 @@
-"""PLACEHOLDER: being written by another engineer; replace this whole module."""
+"""`tracker schedule --cron | --systemd`: print a working scheduler configuration for this installation.
+
+Both run `tracker run` (the tick) every 15 minutes by default with absolute paths: the `tracker`
+executable (the one running now, else the one on PATH), the configuration file and the database.
+Secrets (SMTP URL, API keys) stay out of the output: cron reads them from the environment file
+sourced before the command, systemd from ``EnvironmentFile=``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 import click
 
+from tracker.app import App, UsageProblem, pass_app
+from tracker.config import ConfigError, parse_interval
+
+UNIT = "policy-tracker"
+
+
+def tracker_executable() -> str:
+    """Absolute path of the `tracker` console script: sys.argv[0] when that is it, else PATH."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "tracker":
+        resolved = argv0 if argv0.is_absolute() else Path(shutil.which(str(argv0)) or argv0).absolute()
+        if resolved.exists():
+            return str(resolved)
+    found = shutil.which("tracker")
+    if found:
+        return str(Path(found).absolute())
+    raise UsageProblem("cannot find the `tracker` executable (install the package so that `tracker` is on PATH)")
+
+
+def command_line(app: App) -> list[str]:
+    """``tracker [--config ABS] --db ABS run`` for this installation."""
+    args = [tracker_executable()]
+    if app.config.path is not None:
+        args += ["--config", str(Path(app.config.path).resolve())]
+    args += ["--db", str(app.db_path.resolve()), "run"]
+    return args
+
+
+def _every(every: str) -> int:
+    try:
+        minutes = parse_interval(every, "--every") / 60
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    if minutes < 1 or minutes != int(minutes) or (minutes < 60 and 60 % minutes) or (minutes >= 60 and minutes % 60):
+        raise UsageProblem(f"--every: expected whole minutes dividing an hour (5m, 10m, 15m, 30m) or whole hours, got {every!r}")
+    return int(minutes)
+
+
+def cron_text(app: App, minutes: int) -> str:
+    args = command_line(app)
+    env_file = app.db_path.resolve().parent / "tracker.env"
+    log_file = app.db_path.resolve().parent / "tracker-run.log"
+    when = f"*/{minutes} * * * *" if minutes < 60 else f"0 */{minutes // 60} * * *"
+    command = " ".join(shlex.quote(a) for a in args)
+    return (
+        "# policy-tracker: the scheduled tick (install with `crontab -e`).\n"
+        f"# Secrets (TRACKER_SMTP_URL, API keys) go in {env_file} as `export NAME=value` lines.\n"
+        f"# Overlapping ticks are prevented by a lock in the database.\n"
+        f"{when} [ -f {shlex.quote(str(env_file))} ] && . {shlex.quote(str(env_file))}; "
+        f"{command} >> {shlex.quote(str(log_file))} 2>&1\n"
+    )
+
+
+def systemd_units(app: App, minutes: int) -> dict[str, str]:
+    args = command_line(app)
+    workdir = app.db_path.resolve().parent
+    calendar = f"*:0/{minutes}" if minutes < 60 else f"0/{minutes // 60}:00"
+    service = (
+        "[Unit]\n"
+        "Description=policy-tracker tick: crawl due sources, NLP, send due digests\n"
+        "Wants=network-online.target\n"
+        "After=network-online.target\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"WorkingDirectory={workdir}\n"
+        f"# Secrets (TRACKER_SMTP_URL=..., API keys) as NAME=value lines; the file is optional.\n"
+        f"EnvironmentFile=-{workdir / 'tracker.env'}\n"
+        f"ExecStart={' '.join(_systemd_quote(a) for a in args)}\n"
+        "TimeoutStartSec=6h\n"
+        "Nice=10\n"
+    )
+    timer = (
+        "[Unit]\n"
+        "Description=Run the policy-tracker tick periodically\n"
+        "\n"
+        "[Timer]\n"
+        f"OnCalendar={calendar}\n"
+        "Persistent=true\n"
+        "RandomizedDelaySec=60\n"
+        f"Unit={UNIT}.service\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+    return {f"{UNIT}.service": service, f"{UNIT}.timer": timer}
+
+
+def _systemd_quote(arg: str) -> str:
+    if arg and not any(c in arg for c in ' "\'\\;$%'):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$") + '"'
+
 
 @click.command("schedule")
-def schedule() -> None:
-    """(in progress)"""
-    raise click.ClickException("not implemented yet")
+@click.option("--cron", "kind", flag_value="cron", help="Print a crontab line.")
+@click.option("--systemd", "kind", flag_value="systemd", help="Print a .service (Type=oneshot) and a .timer unit.")
+@click.option("--every", default="15m", show_default=True, metavar="INTERVAL", help="How often the tick runs.")
+@click.option("--write", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="With --systemd: write the unit files into DIR (e.g. /etc/systemd/system) instead of printing.")
+@pass_app
+def schedule(app: App, kind: str | None, every: str, out_dir: str | None) -> None:
+    """Print the scheduler configuration for this installation (cron or systemd timer)."""
+    if kind is None:
+        raise UsageProblem("choose --cron or --systemd")
+    minutes = _every(every)
+    if kind == "cron":
+        if out_dir:
+            raise UsageProblem("--write is for --systemd")
+        click.echo(cron_text(app, minutes), nl=False)
+        return
+    units = systemd_units(app, minutes)
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for name, text in units.items():
+            (Path(out_dir) / name).write_text(text, encoding="utf-8")
+            click.echo(f"wrote {Path(out_dir) / name}")
+        click.echo(f"then: systemctl daemon-reload && systemctl enable --now {UNIT}.timer")
+        return
+    for name, text in units.items():
+        click.echo(f"# ---- {name} ----")
+        click.echo(text)
+    click.echo(f"# install: copy both into /etc/systemd/system/, then systemctl daemon-reload && "
+               f"systemctl enable --now {UNIT}.timer")

@@ -1,33 +1,142 @@
-"""`tracker serve`: Datasette over the database with the project's metadata."""
+"""`tracker serve`: Datasette over the database, read-only for the web, with the project's metadata,
+canned queries, dashboard, Atom feed and the mention-in-context plugin.
+
+`build_datasette` makes the instance (used by the CLI and the tests); the CLI runs it in-process with
+uvicorn, as ``datasette serve`` does. The metadata (``metadata.yaml``) is written for any database
+name: its ``"*"`` database key and the ``db: "*"`` of the dashboard charts are replaced by the real
+name (Datasette's default: the file name without extension) when the instance is built.
+
+Read-only: Datasette reads through ``mode=ro`` connections, the metadata declares no writable canned
+query and no plugin that writes is enabled, so the web cannot change the database (the crawler keeps
+writing concurrently; WAL). With a password (``--password-env``), every request needs HTTP Basic
+authentication (datasette-auth-passwords, user ``analyst`` by default).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import os
-import sys
+from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import click
+import yaml
+from datasette.app import Datasette
+from datasette.plugins import pm
 
-from tracker.app import App, pass_app
+from tracker.app import App, UsageProblem, pass_app
+from tracker.plugins import mention_context
+
+DEFAULT_PASSWORD_ENV = "TRACKER_PASSWORD_HASH"
+PLUGIN_NAME = "policy-tracker-mention-context"
+
+# Datasette settings: generous enough for analysts, bounded so a big database cannot hang the server.
+SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 500,
+    "facet_suggest_time_limit_ms": 50,
+    "suggest_facets": False,
+    "max_returned_rows": 1000,
+    "default_page_size": 25,
+    "default_facet_size": 20,
+    "truncate_cells_html": 400,
+    "allow_download": False,
+    "default_cache_ttl": 60,
+}
 
 
-def datasette_args(db_path: str, host: str, port: int) -> list[str]:
-    """The ``datasette serve`` command line for this installation."""
-    metadata = str(resources.files("tracker").joinpath("metadata.yaml"))
-    return [
-        sys.executable, "-m", "datasette", "serve", db_path, "--metadata", metadata,
-        "--host", host, "--port", str(port),
-        "--setting", "sql_time_limit_ms", "3000", "--setting", "facet_time_limit_ms", "500",
-        "--setting", "suggest_facets", "off",
-    ]
+@lru_cache(maxsize=1)
+def _packaged_metadata() -> dict:
+    return yaml.safe_load(resources.files("tracker").joinpath("metadata.yaml").read_text("utf-8"))
+
+
+def metadata_for(db_name: str, password_env: str | None = None, username: str = "analyst") -> dict:
+    """The packaged metadata with ``"*"`` replaced by ``db_name``; with ``password_env``, HTTP Basic auth
+    for ``username`` whose password hash is read from that environment variable."""
+    metadata = copy.deepcopy(_packaged_metadata())
+    glossary = metadata.pop("column_glossary", {})
+    databases = metadata.get("databases", {})
+    if "*" in databases:
+        databases[db_name] = databases.pop("*")
+    for database in databases.values():
+        for table in (database.get("tables") or {}).values():
+            if not table.get("hidden"):
+                table["columns"] = {**glossary, **(table.get("columns") or {})}
+    plugins = metadata.setdefault("plugins", {})
+    for dashboard in (plugins.get("datasette-dashboards") or {}).values():
+        for item in [*dashboard.get("charts", {}).values(), *dashboard.get("filters", {}).values()]:
+            if item.get("db") == "*":
+                item["db"] = db_name
+    if password_env:
+        plugins["datasette-auth-passwords"] = {
+            f"{username}_password_hash": {"$env": password_env},
+            "http_basic_auth": True,
+        }
+    return metadata
+
+
+def templates_dir() -> str:
+    """Datasette template overrides shipped in the package."""
+    return str(resources.files("tracker").joinpath("templates", "datasette"))
+
+
+def register_plugin() -> None:
+    """Register the mention-context plugin once per process (what ``--plugins-dir`` would do)."""
+    if pm.get_plugin(PLUGIN_NAME) is None:
+        pm.register(mention_context, name=PLUGIN_NAME)
+
+
+def build_datasette(db_path: str | Path, *, password_env: str | None = None, username: str = "analyst",
+                    settings: dict | None = None) -> Datasette:
+    """A Datasette instance over ``db_path`` with the project's metadata, settings and plugins.
+
+    ``password_env`` names the environment variable holding a datasette-auth-passwords hash; it must
+    be set and non-empty, else ``ValueError``.
+    """
+    if password_env and not os.environ.get(password_env, "").strip():
+        raise ValueError(f"environment variable {password_env} is not set (expected a password hash; see `tracker serve --hash-password`)")
+    register_plugin()
+    db_path = Path(db_path)
+    metadata = metadata_for(db_path.stem, password_env, username)
+    return Datasette(
+        [str(db_path)], metadata=metadata, settings={**SETTINGS, **(settings or {})},
+        template_dir=templates_dir(),
+    )
+
+
+def _hash_password(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from datasette_auth_passwords.utils import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    click.echo(hash_password(password))
+    ctx.exit()
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 for all).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--password-env", metavar="NAME",
+              help=f"Require a password: NAME is the environment variable holding its hash (default: {DEFAULT_PASSWORD_ENV} when set).")
+@click.option("--user", "username", default="analyst", show_default=True, help="User name for the password.")
+@click.option("--hash-password", is_flag=True, is_eager=True, expose_value=False, callback=_hash_password,
+              help="Prompt for a password, print its hash (for the environment variable) and exit.")
 @pass_app
-def serve(app: App, host: str, port: int) -> None:
+def serve(app: App, host: str, port: int, password_env: str | None, username: str) -> None:
     """Datasette over the database (read-only for the web) with metadata, canned queries and plugins."""
+    import uvicorn
+
+    if password_env is None and os.environ.get(DEFAULT_PASSWORD_ENV, "").strip():
+        password_env = DEFAULT_PASSWORD_ENV
     app.open_db(create=True)
-    args = datasette_args(str(app.db_path), host, port)
-    os.execv(args[0], args)
+    try:
+        ds = build_datasette(app.db_path, password_env=password_env, username=username)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    asyncio.run(ds.invoke_startup())
+    click.echo(f"serving {app.db_path} as /{app.db_path.stem} on http://{host}:{port}/"
+               + (f" (password required for user {username!r})" if password_env else " (no password)"), err=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on", workers=1)

@@ -1,19 +1,405 @@
-"""PLACEHOLDER: ep-oeil is being written by another engineer; replace this whole module."""
+"""ep-oeil: the European Parliament's Legislative Observatory (https://oeil.secure.europarl.europa.eu/oeil/en).
 
-from crawler.base import Source
+Web pages, not an API: fetched with robots.txt honoured and conditional GET (an unchanged page
+costs a 304 and writes nothing). Reuse: "© European Union, [year] – Source: European Parliament".
+
+Discovery: the configured procedures (option ``procedures``, default the European port strategy
+``2023/2059(INI)``), then the Observatory's RSS export of new and updated procedures
+(``/search/export/RSS``, option ``rss``; a WAF challenge there makes the run ``blocked``, any other
+failure of the feed is an item error, after the configured procedures were read). An RSS item's title is the procedure reference, sometimes
+with a trailing ``*`` (stripped). An item is kept when its text (title, description, category)
+matches a topic term or a keyword (option ``keywords``, whole words: ``port`` matches "ports",
+not "report"); when the item says nothing but the reference, the procedure file itself is read
+and kept only if its title or subjects match; procedures judged irrelevant are remembered
+(``seen_urls``) and not read again unless ``--full``.
+
+Parsing ``/procedure-file?reference=...``: ``h2.es_title-h1`` holds the reference, the next
+``h2.es_title-h2`` the title; sections are found by their heading text (Basic information, Key
+players, Key events, Technical information, Documentation gateway). The markup changes without
+notice (a recurring breakage for parltrack and HowTheyVote), so the parser fails loudly
+(`ParseError`) on the soft 404 ("This procedure or document does not exist!"), on a page whose
+reference differs from the one asked for, and when the title, Basic information or Key events
+(with at least one dated event) is missing. Missing optional sections are recorded as warnings.
+
+Records: a DossierRecord ``ep-procedure:<reference>`` (kind ``procedure``, the key ep-open-data
+uses too) with the key events, and a DocumentRecord (doc_type ``procedure``, source_id = the
+reference) whose text is a readable rendering of the whole file, so search and NLP see it. Events
+and documentation-gateway entries that point to a Parliament document (``doceo/document/<ID>_<LANG>``)
+are linked to that ep-open-data document (``Link("document", "ep-open-data", <ID>)``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
+
+from lxml import etree, html
+
+from crawler.base import Item, Source
+from crawler.errors import BlockedError, FetchError, ParseError
+from crawler.extract import parse_xml
+from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record
+from crawler.sources._ep_common import DEFAULT_KEYWORDS, attribution, dossier_key, keyword_pattern, normalise_reference
+
+SOURCE_ID = "ep-oeil"
+PARSER_VERSION = "1"
+DEFAULT_BASE_URL = "https://oeil.secure.europarl.europa.eu/oeil/en"
+DEFAULT_PROCEDURES = ["2023/2059(INI)"]
+SOFT_404 = "This procedure or document does not exist"
+DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})\s*$")
+DOCEO = re.compile(r"/doceo/document/([A-Z0-9]+(?:-[A-Z0-9]+)+?)_[A-Z]{2}\.(?:html|pdf|docx)", re.IGNORECASE)
+REQUIRED = ("Basic information", "Key events")
+OPTIONAL = ("Key players", "Technical information", "Documentation gateway")
 
 
-class _Pending(Source):
-    id = "ep-oeil"
-    title = "ep-oeil (in progress)"
-    jurisdiction = "INT"
-    default_base_url = "https://example.invalid"
-
-    def discover(self):
-        raise NotImplementedError("ep-oeil is not implemented yet")
-
-    def fetch(self, item):
-        raise NotImplementedError
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())
 
 
-SOURCE = _Pending
+def _text(node) -> str:
+    return _clean(node.text_content()) if node is not None else ""
+
+
+def _iso(value: str) -> str | None:
+    match = DATE.match(value or "")
+    return f"{match[3]}-{match[2]}-{match[1]}" if match else None
+
+
+def procedure_url(base_url: str, reference: str) -> str:
+    return f"{base_url.rstrip('/')}/procedure-file?reference={quote(reference, safe='/()')}"
+
+
+def doceo_id(url: str | None) -> str | None:
+    """``A-9-2023-0335`` from ``.../doceo/document/A-9-2023-0335_EN.html``."""
+    match = DOCEO.search(url or "")
+    return match[1].upper() if match else None
+
+
+def sections(root) -> dict[str, object]:
+    """Section name -> its container element, found by the heading text (not by position)."""
+    found = {}
+    for heading in root.xpath("//h2"):
+        name = _text(heading)
+        if name in REQUIRED + OPTIONAL and name not in found:
+            containers = heading.xpath("ancestor::div[contains(concat(' ', @class, ' '), ' erpl-product-content ')"
+                                       " or contains(concat(' ', @class, ' '), ' es_product-section ')][1]")
+            if containers:
+                found[name] = containers[0]
+    return found
+
+
+def _table_rows(table) -> tuple[list[str], list]:
+    headers = [_text(th) for th in table.xpath("./thead//th")]
+    return headers, table.xpath("./tbody/tr")
+
+
+def parse_basic(section) -> dict:
+    """Reference, type, subjects, status (and any other bold label) of Basic information."""
+    info: dict = {}
+    paragraphs = section.xpath(".//p")
+    label = None
+    for p in paragraphs:
+        if "font-weight-bold" in (p.get("class") or ""):
+            label = _text(p)
+            if "reference" not in info and normalise_reference(label):
+                info["reference"], label = normalise_reference(label), "type"
+            continue
+        if label:
+            lines = [_clean(t) for t in p.xpath(".//text()") if _clean(t)]
+            key = label.lower().replace(" ", "_")
+            info[key] = lines if key in ("subject", "geographical_area", "legislative_priorities") else " ".join(lines)
+            label = None
+    return info
+
+
+def parse_key_players(section) -> list[dict]:
+    """One entry per committee (responsible, opinion) with its rapporteurs, and the Commission/Council rows."""
+    players: list[dict] = []
+    for table in section.xpath(".//table"):
+        headers, rows = _table_rows(table)
+        if not headers:
+            continue
+        role = headers[0]
+        for row in rows:
+            badge = row.xpath(".//span[contains(@class, 'es_badge-committee')]")
+            shadow = row.xpath(".//button[contains(., 'Shadow rapporteur')]")
+            if shadow and players:
+                players[-1]["shadow_rapporteurs"] = [_text(a) for a in row.xpath(".//a[contains(@class, 'rapporteur')]")]
+                continue
+            cells = row.xpath("./th|./td")
+            if badge:
+                names = row.xpath("./th//span[contains(@class, 'font-weight-normal')]")
+                entry = {
+                    "role": role, "committee": _text(badge[0]), "name": _text(names[0]) if names else None,
+                    "associated": any("Associated committee" in _text(n) for n in names),
+                    "rapporteurs": [_text(a) for a in cells[1].xpath(".//a[contains(@class, 'rapporteur')]")] if len(cells) > 1 else [],
+                    "appointed": [d for d in (_iso(_text(s)) for s in cells[2].xpath(".//span")) if d] if len(cells) > 2 else [],
+                }
+                if len(cells) > 1 and not entry["rapporteurs"] and _text(cells[1]):
+                    entry["note"] = _text(cells[1])
+                players.append({k: v for k, v in entry.items() if v not in (None, [], False)})
+            elif cells and any(_text(c) for c in cells):
+                players.append({h or f"column {i}": _text(c) for i, (h, c) in enumerate(zip(headers, cells)) if _text(c)})
+    return players
+
+
+def parse_key_events(section, page_url: str) -> list[Event]:
+    """Dated key events with their document reference; a row whose date is unreadable is an error."""
+    events = []
+    for table in section.xpath(".//table"):
+        headers, rows = _table_rows(table)
+        if not headers or headers[0] != "Date":
+            continue
+        for row in rows:
+            cells = row.xpath("./td|./th")
+            if len(cells) < 2:
+                continue
+            day = _iso(_text(cells[0]))
+            if not day:
+                raise ParseError(f"key event without a dd/mm/yyyy date: {_text(row)[:120]!r}", page_url)
+            description = _text(cells[1])
+            links = cells[2].xpath(".//a[@href]") if len(cells) > 2 else []
+            ref_id = next((_text(a) for a in links if _text(a)), None)
+            ref_url = urljoin(page_url, links[0].get("href")) if links else None
+            events.append(Event(date=day, kind=description, description=description + (f" ({ref_id})" if ref_id else ""),
+                                actor=None, ref_url=ref_url, ref_id=ref_id))
+    return events
+
+
+def parse_technical(section) -> dict:
+    info = {}
+    for row in section.xpath(".//tr"):
+        head, cells = row.xpath("./th"), row.xpath("./td")
+        if head and cells:
+            values = [_clean(s.text_content()) for s in cells[0].xpath(".//span")] or [_text(cells[0])]
+            values = [v for v in values if v]
+            info[_text(head[0])] = values if len(values) > 1 or _text(head[0]).endswith("basis") else (values[0] if values else "")
+    return info
+
+
+def parse_gateway(section, page_url: str) -> list[dict]:
+    """Documents of the documentation gateway, per institution."""
+    documents = []
+    for item in section.xpath(".//li[contains(@class, 'es_accordion-item')]") or [section]:
+        institution = _text(next(iter(item.xpath(".//button//span[contains(@class, 't-x')]")), None)) or None
+        for table in item.xpath(".//table"):
+            headers, rows = _table_rows(table)
+            for row in rows:
+                cells = row.xpath("./th|./td")
+                entry: dict = {"institution": institution}
+                for header, cell in zip(headers, cells):
+                    value = _text(cell)
+                    if header == "Reference":
+                        link = cell.xpath(".//a[@href]")
+                        entry["reference"] = value or None
+                        entry["url"] = urljoin(page_url, link[0].get("href")) if link else None
+                    elif header == "Date":
+                        entry["date"] = _iso(value)
+                    elif header == "Summary":
+                        link = cell.xpath(".//a[@href]")
+                        entry["summary_url"] = urljoin(page_url, link[0].get("href")) if link else None
+                    elif value:
+                        entry[header.lower().replace(" ", "_")] = value
+                if entry.get("document_type") or entry.get("reference"):
+                    documents.append({k: v for k, v in entry.items() if v})
+    return documents
+
+
+def render(reference: str, title: str, basic: dict, players: list[dict], events: list[Event],
+           technical: dict, documents: list[dict]) -> str:
+    """The procedure file as readable text: what search and NLP see."""
+    lines = [f"Procedure file {reference}", title, ""]
+    if basic.get("type"):
+        lines.append(f"Type: {basic['type']}")
+    if basic.get("subject"):
+        lines.append("Subjects: " + "; ".join(basic["subject"]))
+    if basic.get("status"):
+        lines.append(f"Status: {basic['status']}")
+    if players:
+        lines += ["", "Key players"]
+        for p in players:
+            if p.get("committee"):
+                line = f"{p['role']}: {p['committee']} {p.get('name') or ''}".rstrip()
+                if p.get("rapporteurs"):
+                    line += " — rapporteur " + ", ".join(p["rapporteurs"])
+                if p.get("shadow_rapporteurs"):
+                    line += "; shadow rapporteurs " + ", ".join(p["shadow_rapporteurs"])
+            else:
+                line = "; ".join(f"{k}: {v}" for k, v in p.items())
+            lines.append(line)
+    lines += ["", "Key events"] + [f"{e.date} {e.description}" for e in events]
+    if technical:
+        lines += ["", "Technical information"]
+        lines += [f"{k}: {'; '.join(v) if isinstance(v, list) else v}" for k, v in technical.items()]
+    if documents:
+        lines += ["", "Documentation gateway"]
+        for d in documents:
+            parts = [d.get("institution"), d.get("document_type"), d.get("committee"), d.get("reference"), d.get("date")]
+            lines.append(" | ".join(p for p in parts if p))
+    return "\n".join(lines)
+
+
+def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
+                         canonical_url: str | None = None, fetched_at: str | None = None) -> tuple[DossierRecord, DocumentRecord]:
+    """Dossier and procedure document of an OEIL procedure-file page; fails loudly on anything missing."""
+    if not content.strip():
+        raise ParseError("empty procedure-file page", url)
+    try:
+        root = html.fromstring(content)
+    except (etree.ParserError, ValueError) as exc:
+        raise ParseError(f"unparseable HTML: {exc}", url) from None
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    if SOFT_404.lower() in _text(root).lower():
+        raise ParseError(f"soft 404: the Observatory says {SOFT_404!r}", url)
+    heading = root.xpath("//h2[contains(concat(' ', @class, ' '), ' es_title-h1 ')]")
+    page_reference = normalise_reference(_text(heading[0])) if heading else None
+    if not page_reference:
+        raise ParseError("no procedure reference heading (h2.es_title-h1): not a procedure file, or the markup changed", url)
+    if reference and page_reference != normalise_reference(reference):
+        raise ParseError(f"page is procedure {page_reference}, not {reference}", url)
+    title_nodes = heading[0].xpath("following::h2[contains(concat(' ', @class, ' '), ' es_title-h2 ')][1]")
+    title = _text(title_nodes[0]) if title_nodes else ""
+    found = sections(root)
+    if not title or title in REQUIRED + OPTIONAL:
+        raise ParseError("procedure title (h2.es_title-h2 after the reference) is missing", url)
+    missing = [name for name in REQUIRED if name not in found]
+    if missing:
+        raise ParseError(f"procedure file lacks section(s) {', '.join(missing)} (markup changed?)", url)
+    warnings = [f"section {name!r} missing" for name in OPTIONAL if name not in found]
+    basic = parse_basic(found["Basic information"])
+    public_url = canonical_url or url  # relative links resolve against the public page, not a mirror
+    events = sorted(parse_key_events(found["Key events"], public_url), key=lambda e: e.date)
+    if not events:
+        raise ParseError("Key events section holds no dated event", url)
+    players = parse_key_players(found["Key players"]) if "Key players" in found else []
+    technical = parse_technical(found["Technical information"]) if "Technical information" in found else {}
+    documents = parse_gateway(found["Documentation gateway"], public_url) if "Documentation gateway" in found else []
+    ptype = technical.get("Procedure type") or basic.get("type")
+    stage = technical.get("Stage reached in procedure") or basic.get("status")
+    key = dossier_key(page_reference)
+    metadata = {k: v for k, v in {
+        "reference": page_reference, "type": ptype, "subtype": technical.get("Procedure subtype"),
+        "subjects": basic.get("subject"), "status": basic.get("status"), "legal_basis": technical.get("Legal basis"),
+        "committee_dossier": technical.get("Committee dossier"), "key_players": players, "documents": documents,
+        "attribution": attribution(page_reference[:4]),
+    }.items() if v}
+    linked = {doceo_id(e.ref_url) for e in events} | {doceo_id(d.get("url")) for d in documents}
+    links = [Link("document", "ep-open-data", d) for d in sorted(filter(None, linked))]
+    dossier = DossierRecord(
+        key=key, source=SOURCE_ID, kind="procedure", title=title, url=public_url, parser_version=PARSER_VERSION,
+        stage=stage, status=basic.get("status"), updated_at=events[-1].date, metadata=metadata, events=events,
+    )
+    document = DocumentRecord(
+        source=SOURCE_ID, source_id=page_reference, url=public_url, title=title,
+        text=render(page_reference, title, basic, players, events, technical, documents),
+        doc_type="procedure", jurisdiction="EU", institution="European Parliament", language="en",
+        published_at=events[0].date, updated_at=events[-1].date, parser_version=PARSER_VERSION,
+        group_key=key, metadata=metadata, links=links, warnings=warnings,
+    )
+    if fetched_at:
+        dossier.fetched_at = document.fetched_at = fetched_at
+    return dossier, document
+
+
+def parse_rss(content: bytes, url: str) -> list[dict]:
+    """Items of the Observatory's RSS export: reference (star stripped), link, and any descriptive text
+    (title beyond the reference, description, category) to judge relevance on."""
+    root = parse_xml(content)
+    if etree.QName(root).localname not in ("rss", "RDF", "feed"):
+        raise ParseError(f"not an RSS feed (root element {etree.QName(root).localname!r})", url)
+    items = []
+    for node in root.iter("{*}item", "item", "{*}entry"):
+        def field(name: str) -> str:
+            found = node.find(name)
+            if found is None:
+                found = node.find("{*}" + name)
+            return _clean("".join(found.itertext())) if found is not None else ""
+        title, link = field("title"), field("link")
+        if not link:
+            link_node = node.find("{*}link")
+            link = (link_node.get("href") or "") if link_node is not None else ""
+        reference = normalise_reference(title) or next(
+            (normalise_reference(v) for v in parse_qs(urlsplit(link).query).get("reference", []) if normalise_reference(v)), None)
+        if not reference:
+            continue
+        extra = " ".join(filter(None, [title if not normalise_reference(title) else "", field("description"), field("category")]))
+        items.append({"reference": reference, "link": link, "text": extra})
+    return items
+
+
+class EpOeil(Source):
+    """Legislative Observatory procedure files: key events, players and the documentation gateway."""
+
+    id = SOURCE_ID
+    title = "European Parliament Legislative Observatory (OEIL)"
+    jurisdiction = "EU"
+    institution = "European Parliament"
+    kind = "web"
+    default_base_url = DEFAULT_BASE_URL
+    default_interval = "1d"
+    parser_version = PARSER_VERSION
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        options = ctx.settings.options
+        self.procedures = [r for r in (normalise_reference(str(p)) for p in options.get("procedures", DEFAULT_PROCEDURES)) if r]
+        self.use_rss = bool(options.get("rss", True))
+        self.pattern = keyword_pattern(ctx.terms, options.get("keywords", DEFAULT_KEYWORDS))
+
+    @classmethod
+    def parse_example(cls, path: Path) -> list[Record]:
+        content = path.read_bytes()
+        match = re.search(rb"es_title-h1[^>]*>\s*([^<]+)<", content)
+        reference = normalise_reference(match[1].decode()) if match else None
+        url = procedure_url(DEFAULT_BASE_URL, reference) if reference else path.name
+        return list(parse_procedure_file(content, url, reference, fetched_at="2025-01-01T00:00:00+00:00"))
+
+    def _relevant(self, text: str) -> bool:
+        return self.pattern is not None and bool(self.pattern.search(text))
+
+    def discover(self) -> Iterator[Item]:
+        wanted = dict.fromkeys(self.procedures)
+        for reference in wanted:
+            yield Item(key=reference, url=procedure_url(self.base_url, reference), data={"reference": reference})
+        if not self.use_rss:
+            return
+        rss = f"{self.base_url}/search/export/RSS"
+        try:
+            response = self.ctx.client.get(rss, robots=True, accept="application/rss+xml, application/xml;q=0.9, */*;q=0.5")
+            entries = parse_rss(response.content, response.url)
+        except BlockedError:
+            raise
+        except FetchError as exc:  # the configured procedures were read already: the run is partial
+            self.ctx.item_error(Item(key="rss", url=rss), exc)
+            return
+        for entry in entries:
+            reference = entry["reference"]
+            if reference in wanted:
+                continue
+            wanted[reference] = None
+            url = procedure_url(self.base_url, reference)
+            if entry["text"] and not self._relevant(entry["text"]):
+                continue
+            if not self.ctx.full and self.ctx.seen_url(url):
+                continue  # judged irrelevant on an earlier run
+            yield Item(key=reference, url=url, data={"reference": reference, "judge": not entry["text"]})
+
+    def fetch(self, item: Item) -> Iterator[Record]:
+        reference = item.data["reference"]
+        response = self.ctx.client.get(item.url, robots=True, conditional=not self.ctx.full)
+        if response.not_modified:
+            self.ctx.skipped += 1
+            return
+        dossier, document = parse_procedure_file(response.content, response.url, reference,
+                                                 canonical_url=procedure_url(DEFAULT_BASE_URL, reference))
+        if item.data.get("judge") and not self._relevant(" ".join([document.title, *(document.metadata.get("subjects") or [])])):
+            self.ctx.remember_url(item.url, "ep-oeil: procedure title and subjects match no topic term or keyword")
+            return
+        yield dossier
+        yield document
+
+
+SOURCE = EpOeil

@@ -1,19 +1,345 @@
-"""PLACEHOLDER: govinfo is being written by another engineer; replace this whole module."""
+"""govinfo: the GovInfo API of the U.S. Government Publishing Office (https://api.govinfo.gov).
 
-from crawler.base import Source
+Discovery: ``POST /search`` for every topic term, restricted to the watched collections
+(``"LOGINK" AND collection:(BILLS OR CREC OR FR OR PLAW)``, plus ``AND lastModified:range(<watermark
+minus overlap>,)`` on incremental runs), sorted by ``lastModified`` ascending and paged with
+``offsetMark``: ``"*"`` first, then the mark the previous page returned, until a page is empty or
+brings no new mark. Optionally (option ``collections``, empty by default because a collection
+changes by thousands of packages a day) ``GET /collections/{code}/{since}?offsetMark=*&pageSize=N``
+following ``nextPage``; CREC and FR packages found that way are expanded into their granules
+(``/packages/{id}/granules``) and a text is kept only when it is relevant to a topic.
+
+Fetching: ``/packages/{id}/summary`` or ``/packages/{id}/granules/{granuleId}/summary``, then the
+text rendition ``download.txtLink`` (an HTML page wrapping a ``<pre>``), else ``xmlLink``, else the
+public content URL ``https://www.govinfo.gov/content/pkg/{id}/html/{granule or id}.htm``. Congressional
+Record and Federal Register hits are granules and are stored as their own documents (source_id =
+granuleId); bills carry ``group_key = "us-bill:<congress>-<type>-<number>"``, through which the
+congress-gov source picks them up (``ctx.related_ids("us-bill")``).
+
+Quirks: the api.data.gov key goes in the ``X-Api-Key`` header, never in a URL (URLs end up in error
+messages); ``DEMO_KEY`` (a few dozen requests per window) is used when no key is configured, with a
+warning; 503 with ``Retry-After`` (served under load and for zip/mods renditions) is retried by the
+shared client; links in responses point at api.govinfo.gov / www.govinfo.gov and are rebased onto
+the configured base; a hit whose ``lastModified`` equals the stored one is not fetched again; the
+watermark becomes the run's start time, recorded by a final checkpoint item, so it only moves when
+every hit before it was processed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from crawler.base import Item, Source
+from crawler.errors import FetchError, HttpStatusError, ParseError
+from crawler.extract import html_to_text, looks_like_html, xml_to_text
+from crawler.records import DocumentRecord, utc_now
+
+PARSER_VERSION = "1"
+DOC_TYPES = {"BILLS": "bill_text", "CREC": "congressional_record", "FR": "federal_register", "PLAW": "public_law"}
+GRANULAR = {"CREC", "FR"}
+DEFAULT_SEARCH_COLLECTIONS = ("BILLS", "CREC", "FR", "PLAW")
+CONTENT_BASE = "https://www.govinfo.gov"
+CHECKPOINT = "(checkpoint)"
+BILL_PACKAGE = re.compile(r"^BILLS-(\d+)(hconres|hjres|hres|hr|sconres|sjres|sres|s)(\d+)([a-z0-9]+)$")
+CHAMBERS = {"HOUSE": "U.S. House of Representatives", "SENATE": "U.S. Senate"}
+METADATA_KEYS = (
+    "packageId", "granuleId", "collectionCode", "congress", "session", "billType", "billNumber", "billVersion",
+    "originChamber", "currentChamber", "granuleClass", "volume", "issue", "pages", "docClass", "citation",
+    "detailsLink", "frDocNumber", "billingCode",
+)
 
 
-class _Pending(Source):
+def search_query(term: str, collections: list[str] | tuple[str, ...], since: str | None = None) -> str:
+    """The search query for one term: the quoted phrase, the collections, the lastModified window."""
+    phrase = term.replace('"', " ").strip()
+    query = f'"{phrase}" AND collection:({" OR ".join(collections)})'
+    return query + (f" AND lastModified:range({since},)" if since else "")
+
+
+def parse_search(payload: object, url: str) -> tuple[list[dict], str | None]:
+    """(results, next offsetMark) of a ``POST /search`` page; a malformed page raises `ParseError`."""
+    if not isinstance(payload, dict):
+        raise ParseError("expected a JSON object", url)
+    if "error" in payload:
+        raise ParseError(f"upstream reported an error: {payload['error']}", url)
+    results = payload.get("results")
+    if results is None and payload.get("count") == 0:
+        results = []
+    if not isinstance(results, list) or not all(isinstance(r, dict) and r.get("packageId") for r in results):
+        raise ParseError("search response lacks a 'results' list of packages with packageId", url)
+    mark = payload.get("offsetMark")
+    return results, mark if isinstance(mark, str) and mark else None
+
+
+def parse_listing(payload: object, key: str, url: str) -> tuple[list[dict], str | None]:
+    """(entries, nextPage) of a ``/collections`` (key ``packages``) or ``/granules`` (key ``granules``) page."""
+    if not isinstance(payload, dict):
+        raise ParseError("expected a JSON object", url)
+    entries = payload.get(key)
+    if entries is None and payload.get("count") == 0:
+        entries = []
+    id_key = "packageId" if key == "packages" else "granuleId"
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and e.get(id_key) for e in entries):
+        raise ParseError(f"response lacks a '{key}' list with {id_key}", url)
+    return entries, payload.get("nextPage") or None
+
+
+def parse_summary(payload: object, url: str) -> dict:
+    """A package or granule summary, checked for the identifiers everything else relies on."""
+    if not isinstance(payload, dict) or not payload.get("packageId"):
+        raise ParseError("summary lacks packageId", url)
+    return payload
+
+
+def bill_id(summary: dict) -> str | None:
+    """``118-hr-1724`` for a BILLS package, from the summary's fields or else its packageId."""
+    congress, kind, number = summary.get("congress"), summary.get("billType"), summary.get("billNumber")
+    if not (congress and kind and number):
+        match = BILL_PACKAGE.match(summary.get("packageId", ""))
+        if not match:
+            return None
+        congress, kind, number = match.group(1), match.group(2), match.group(3)
+    return f"{congress}-{str(kind).lower()}-{number}"
+
+
+def text_links(summary: dict) -> list[str]:
+    """Where the summary says the text is: the HTML rendition, then the XML one, then the public content URL."""
+    download = summary.get("download") if isinstance(summary.get("download"), dict) else {}
+    links = []
+    for key in ("txtLink", "xmlLink"):
+        value = download.get(key)
+        value = value[0] if isinstance(value, list) and value else value
+        if isinstance(value, str) and value:
+            links.append(value)
+    name = summary.get("granuleId") or summary["packageId"]
+    links.append(f"{CONTENT_BASE}/content/pkg/{summary['packageId']}/html/{name}.htm")
+    return list(dict.fromkeys(links))
+
+
+def body_text(body: bytes, content_type: str, url: str) -> str:
+    """Text of a GovInfo rendition: HTML (a ``<pre>`` in a page) or XML."""
+    head = body[:200].lstrip().lower()
+    is_xml = (head.startswith(b"<?xml") or "xml" in content_type) and not looks_like_html(body) and b"<html" not in head
+    try:
+        return xml_to_text(body) if is_xml else html_to_text(body)
+    except ParseError as exc:
+        raise ParseError(str(exc), url) from None
+
+
+def _institution(collection: str, summary: dict) -> str:
+    if collection == "FR":
+        agencies = [a.get("name") for a in summary.get("agencies") or [] if isinstance(a, dict) and a.get("name")]
+        return "; ".join(agencies) or "Office of the Federal Register"
+    if collection == "BILLS":
+        return CHAMBERS.get(str(summary.get("originChamber", "")).upper(), "U.S. Congress")
+    if collection == "CREC":
+        return CHAMBERS.get(str(summary.get("granuleClass", "")).upper(), "U.S. Congress")
+    if collection == "PLAW":
+        return "U.S. Congress"
+    return summary.get("governmentAuthor1") or summary.get("publisher") or "U.S. Government Publishing Office"
+
+
+def parse_package(summary: dict, body: bytes, body_url: str, content_type: str = "", listed: dict | None = None,
+                  fetched_at: str | None = None) -> DocumentRecord:
+    """A document from a package/granule summary and its text rendition. ``listed`` is the search or
+    collection entry that led here (its title and lastModified win when the summary lacks them)."""
+    listed = listed or {}
+    text = body_text(body, content_type, body_url)
+    if not text.strip():
+        raise ParseError("text rendition is empty", body_url)
+    collection = summary.get("collectionCode") or summary["packageId"].split("-", 1)[0]
+    ident = summary.get("granuleId") or summary["packageId"]
+    bill = bill_id(summary) if collection == "BILLS" else None
+    agencies = [a.get("name") for a in summary.get("agencies") or [] if isinstance(a, dict) and a.get("name")]
+    metadata = {k: summary[k] for k in METADATA_KEYS if summary.get(k) not in (None, "", [], {})}
+    metadata |= {"lastModified": listed.get("lastModified") or summary.get("lastModified"), "text_url": body_url}
+    if agencies:
+        metadata["agencies"] = agencies
+    record = DocumentRecord(
+        source="govinfo",
+        source_id=ident,
+        url=summary.get("detailsLink") or body_url,
+        title=(summary.get("title") or listed.get("title") or ident).strip(),
+        text=text,
+        doc_type=DOC_TYPES.get(collection, collection.lower()),
+        jurisdiction="US",
+        institution=_institution(collection, summary),
+        language="en",
+        published_at=summary.get("dateIssued") or listed.get("dateIssued"),
+        updated_at=summary.get("lastModified") or listed.get("lastModified"),
+        parser_version=PARSER_VERSION,
+        group_key=f"us-bill:{bill}" if bill else None,
+        metadata=metadata,
+    )
+    if fetched_at:
+        record.fetched_at = fetched_at
+    return record
+
+
+def parse_search_example(path: Path) -> list[DocumentRecord]:
+    """Records of a recorded search page whose summaries and texts lie in ``files/<id>.summary.json``
+    and ``files/<id>.htm`` beside it (hits without recorded files are skipped)."""
+    results, _ = parse_search(json.loads(path.read_bytes()), path.name)
+    records = []
+    for hit in results:
+        ident = hit.get("granuleId") or hit["packageId"]
+        summary_file, text_file = path.parent / "files" / f"{ident}.summary.json", path.parent / "files" / f"{ident}.htm"
+        if summary_file.exists() and text_file.exists():
+            summary = parse_summary(json.loads(summary_file.read_bytes()), summary_file.name)
+            records.append(parse_package(summary, text_file.read_bytes(), text_links(summary)[0], "text/html",
+                                         hit, "2025-01-01T00:00:00+00:00"))
+    return records
+
+
+class GovInfo(Source):
+    """Bills, Congressional Record granules, public laws and Federal Register documents matching the topics."""
+
     id = "govinfo"
-    title = "govinfo (in progress)"
-    jurisdiction = "INT"
-    default_base_url = "https://example.invalid"
+    title = "GovInfo API (GPO): bills, Congressional Record, public laws, Federal Register"
+    jurisdiction = "US"
+    institution = "U.S. Government Publishing Office"
+    kind = "api"
+    default_base_url = "https://api.govinfo.gov"
+    default_interval = "1d"
+    parser_version = PARSER_VERSION
+    mirrored_hosts = ("www.govinfo.gov", "govinfo.gov")
 
-    def discover(self):
-        raise NotImplementedError("govinfo is not implemented yet")
+    @classmethod
+    def parse_example(cls, path: Path) -> list[DocumentRecord]:
+        return parse_search_example(path)
 
-    def fetch(self, item):
-        raise NotImplementedError
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        options = ctx.settings.options
+        self.page_size = int(options.get("page_size", 100))
+        self.search_collections = [str(c).upper() for c in options.get("search_collections", DEFAULT_SEARCH_COLLECTIONS)]
+        self.collections = [str(c).upper() for c in options.get("collections", [])]
+        key = ctx.settings.api_key
+        if not key and ctx.log:
+            ctx.log.warning("no GovInfo API key in the environment variable named by api_key_env: using DEMO_KEY (low rate limit)")
+        self.headers = {"X-Api-Key": key or "DEMO_KEY"}
+
+    def _since(self) -> str | None:
+        """The lastModified lower bound: watermark (or --since) minus ``overlap_days``; None on a full crawl."""
+        if self.ctx.full or not self.ctx.since:
+            return None
+        since = datetime.fromisoformat(self.ctx.since.replace("Z", "+00:00"))
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        since -= timedelta(days=float(self.ctx.settings.options.get("overlap_days", 2)))
+        return since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _get(self, url: str, params: dict | None = None, accept: str | None = None):
+        return self.ctx.client.get(url, params=params, headers=self.headers, accept=accept)
+
+    def _search(self, query: str) -> Iterator[dict]:
+        mark, marks = "*", set()
+        while True:
+            body = {"query": query, "pageSize": self.page_size, "offsetMark": mark,
+                    "sorts": [{"field": "lastModified", "sortOrder": "ASC"}]}
+            response = self.ctx.client.post(f"{self.base_url}/search", json=body, headers=self.headers)
+            results, next_mark = parse_search(response.json(), response.url)
+            yield from results
+            marks.add(mark)
+            if not results or not next_mark or next_mark in marks:
+                return
+            mark = next_mark
+
+    def _pages(self, url: str, key: str) -> Iterator[dict]:
+        """Every entry of a ``nextPage``-paged listing (never the same page twice)."""
+        params: dict | None = {"offsetMark": "*", "pageSize": self.page_size}
+        visited = set()
+        while url:
+            visited.add(url)
+            response = self._get(url, params=params, accept="application/json")
+            entries, next_url = parse_listing(response.json(), key, response.url)
+            yield from entries
+            url, params = (self.resolve(next_url), None) if next_url and entries else ("", None)
+            url = "" if url in visited else url
+
+    def _collection_items(self, code: str, since: str) -> Iterator[Item]:
+        for package in self._pages(f"{self.base_url}/collections/{code}/{since}", "packages"):
+            package_id = package["packageId"]
+            if code not in GRANULAR:
+                yield Item(key=package_id, url=package.get("packageLink"), data={**package, "collectionCode": code, "filter": True})
+                continue
+            try:
+                granules = list(self._pages(f"{self.base_url}/packages/{package_id}/granules", "granules"))
+            except FetchError as exc:
+                self.ctx.item_error(Item(key=package_id), exc)
+                continue
+            for granule in granules:
+                yield Item(key=granule["granuleId"], url=granule.get("granuleLink"), data={
+                    "packageId": package_id, "granuleId": granule["granuleId"], "title": granule.get("title"),
+                    "collectionCode": code, "lastModified": package.get("lastModified"),
+                    "resultLink": granule.get("granuleLink"), "filter": True,
+                })
+
+    def discover(self) -> Iterator[Item]:
+        started = utc_now().replace("+00:00", "Z")
+        since = self._since()
+        seen: set[str] = set()
+        for term in self.ctx.terms:
+            if not any(ch.isascii() and ch.isalpha() for ch in term):
+                continue  # GovInfo is English: a term without Latin letters finds nothing
+            for hit in self._search(search_query(term, self.search_collections, since)):
+                key = hit.get("granuleId") or hit["packageId"]
+                if key not in seen:
+                    seen.add(key)
+                    yield Item(key=key, url=hit.get("resultLink"), data=hit)
+        start = since or f"{self.ctx.settings.options.get('start_date', '2019-01-01')}T00:00:00Z"
+        for code in self.collections:
+            for item in self._collection_items(code, start):
+                if item.key not in seen and not self.ctx.seen_url(self._details(item.data)):
+                    seen.add(item.key)
+                    yield item
+        yield Item(key=CHECKPOINT, watermark=started)
+
+    @staticmethod
+    def _details(data: dict) -> str:
+        """The public page of a package or granule: the key under which an irrelevant one is remembered."""
+        granule = f"/{data['granuleId']}" if data.get("granuleId") else ""
+        return f"{CONTENT_BASE}/app/details/{data['packageId']}{granule}"
+
+    def _summary_url(self, data: dict) -> str:
+        if data.get("resultLink"):
+            return self.resolve(data["resultLink"])
+        if data.get("granuleId"):
+            return f"{self.base_url}/packages/{data['packageId']}/granules/{data['granuleId']}/summary"
+        return f"{self.base_url}/packages/{data['packageId']}/summary"
+
+    def _text(self, summary: dict):
+        """(response, upstream link) of the first text rendition that answers; a missing rendition
+        (404) falls through to the next."""
+        links = text_links(summary)
+        for link in links[:-1]:
+            try:
+                return self._get(self.resolve(link)), link
+            except HttpStatusError as exc:
+                if exc.status != 404:
+                    raise
+        return self._get(self.resolve(links[-1])), links[-1]
+
+    def fetch(self, item: Item) -> Iterator[DocumentRecord]:
+        if item.key == CHECKPOINT:
+            return
+        data = item.data
+        known = self.ctx.known(item.key)
+        if known and not self.ctx.full and known["metadata"].get("lastModified") == data.get("lastModified"):
+            self.ctx.skipped += 1
+            return
+        summary_url = self._summary_url(data)
+        summary = parse_summary(self._get(summary_url, accept="application/json").json(), summary_url)
+        response, link = self._text(summary)
+        record = parse_package(summary, response.content, link, response.content_type, data)
+        if data.get("filter") and not self.ctx.is_relevant(record.title + "\n" + record.text):
+            self.ctx.remember_url(self._details(data), "irrelevant")
+            self.ctx.skipped += 1
+            return
+        yield record
 
 
-SOURCE = _Pending
+SOURCE = GovInfo

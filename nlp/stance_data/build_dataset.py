@@ -50,6 +50,21 @@ CITATIONS = {
         "S. 939, 118th Congress, Securing Maritime Data from Communist China Act of 2023, "
         "introduced 22 March 2023 (GPO, govinfo BILLS-118s939is); public domain"
     ),
+    "ep_e005359_2018": (
+        "European Parliament, answer given by Vice-President Mogherini on behalf of the European "
+        "Commission to question E-005359/2018 (9 January 2019); (c) European Union, 2019 - Source: "
+        "European Parliament (reuse authorised with acknowledgement of the source)"
+    ),
+    "ep_e001464_2021": (
+        "European Parliament, question for written answer E-001464/2021 (Tom Berendsen, PPE), "
+        "17 March 2021, footnote markers removed; (c) European Union, 2021 - Source: European "
+        "Parliament (reuse authorised with acknowledgement of the source)"
+    ),
+    "ep_e004810_2025": (
+        "European Parliament, question for written answer E-004810/2025 (Piotr Mueller, ECR), "
+        "4 December 2025; (c) European Union, 2025 - Source: European Parliament (reuse authorised "
+        "with acknowledgement of the source)"
+    ),
     "hr6228": (
         "H.R. 6228, 118th Congress, introduced 3 November 2023 (GPO, govinfo BILLS-118hr6228ih); "
         "public domain"

@@ -1,0 +1,523 @@
+"""The annotator: language id, spaCy tokenisation, gazetteer matching, entity linking, stance.
+
+One blank spaCy pipeline per language (tokenizer only; Chinese and Japanese use a rule-based
+tokenizer that makes every CJK character a token and keeps Latin words whole), with two
+PhraseMatchers built from the gazetteer: case-sensitive (acronyms, place names) and
+case-insensitive (long names). Candidate matches pass their alias's context rule, then the longest
+non-overlapping ones win. Paragraphs are matched on whitespace-normalised text, and offsets are
+mapped back to the original. Contract: ``docs/ARCHITECTURE.md``; details: ``docs/nlp.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+from typing import Iterable, Iterator
+
+import numpy as np
+import spacy
+from spacy.attrs import IS_PUNCT, ORTH
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.strings import hash_string
+from spacy.tokens import Doc
+from spacy.util import compile_infix_regex
+
+from nlp.gazetteer import Alias, Gazetteer, entity_rows, load_gazetteer
+from nlp.langid import SUPPORTED, detect
+from nlp.text import CJK_CHARS, CJK_PUNCT, Block, cjk_language, has_cjk, paragraphs
+
+log = logging.getLogger(__name__)
+
+try:
+    from nlp import stance as _stance
+except Exception as exc:  # noqa: BLE001 - the stance module is optional and owned elsewhere
+    log.warning("stance disabled: %s", exc)
+    _stance = None
+
+DEFAULT_TOPICS: dict[str, dict] = {
+    "logink": {
+        "entities": ["platform:logink", "platform:neal-net", "law:us-hr-1724-118", "law:us-s-939-118",
+                     "law:us-hr-6228-118", "law:us-hr-8431-117", "law:46-usc-50309"],
+        "terms": ["LOGINK"],
+    }
+}
+DOC_BATCH = 64
+VOCAB_GROWTH = 300_000  # new strings a language model may accumulate before it is rebuilt
+STANCE_MARGIN = 400  # characters handed to make_window on each side of a mention (its window: <= 320)
+_CJK_INFIX = f"[{CJK_CHARS}{CJK_PUNCT}]"
+_HYPHEN_INFIX = r"(?<=[^\W\d_])[-\u2010\u2011\u2013](?=[^\W\d_])"
+_WORDS_ONLY = re.compile(r"^[^\W\d_]+(?: [^\W\d_]+)*$")
+_SENT_PUNCT = [".", "!", "?", "。", "！", "？", "｡", "．", "!?", "?!", "..."]
+_FINAL_HASHES = np.array([hash_string(p) for p in _SENT_PUNCT], dtype=np.uint64)
+
+# Context cues: (text, mode) with mode 0 = anywhere (compounds: "Containerhafen"), 1 = whole word,
+# 2 = word start ("Chin" -> China, chinois, chinesisch). Sentence cues are matched on lower-cased
+# text, document cues as written. Plain str.find scans: an order of magnitude faster than one regex.
+_SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
+    "maritime": tuple(
+        [(w, 1) for w in ("port", "ports", "ship", "ships", "berth", "berths", "quay", "quays", "carrier", "carriers",
+                          "freight", "liner", "liners", "teu", "teus", "dock", "docks", "docked", "porto", "porti",
+                          "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven")]
+        + [(w, 0) for w in ("seaport", "harbour", "harbor", "terminal", "shipping", "vessel", "container", "maritime",
+                            "cargo", "hafen", "häfen", "schiff", "reederei", "puerto", "portuari", "portuale",
+                            "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",
+                            "rederij", "navire", "armateur", "buque", "navier", "żeglug", "morsk", "港", "码头", "碼頭",
+                            "航运", "航運", "集装箱", "貨櫃", "货柜", "船", "コンテナ", "海運", "埠頭")]),
+    "china": tuple([(w, 2) for w in ("chin", "beijing", "peking", "communist", "kommunist", "comunist")]
+                   + [(w, 1) for w in ("prc", "ccp", "cpc")]
+                   + [(w, 0) for w in ("people's republic", "中国", "中國", "中共", "北京", "中华", "中華")]),
+    "logink_zh": (("国家", 0), ("國家", 0), ("交通运输", 0), ("交通運輸", 0), ("logink", 0)),
+}
+_DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
+    "eu": (("Europ", 0), ("europ", 0), ("EU", 1), ("E.U.", 1), ("Brussels", 1), ("Member State", 2), ("MEP", 2),
+           ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
+    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("United States", 1), ("America", 2), ("Washington", 1),
+           ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0)),
+}
+_PORT_BEFORE = {"port", "ports", "harbour", "harbor", "seaport", "haven", "hafen", "häfen", "puerto", "puertos",
+                "porto", "porti", "portos", "港"}
+_PORT_AFTER = {"port", "ports", "harbour", "harbor", "seaport", "terminal", "terminals", "港", "港口", "haven", "hafen"}
+_NAME_OK_AFTER = _PORT_AFTER | {"authority"}
+_NAME_OK_BEFORE = _PORT_BEFORE | {
+    "the", "in", "at", "of", "from", "to", "and", "or", "via", "near", "between", "like", "including", "such",
+    "northern", "southern", "eastern", "western", "greek", "dutch", "belgian", "german", "spanish", "italian",
+    "french", "portuguese", "polish", "latvian", "chinese", "japanese", "korean", "american", "european",
+    "british", "israeli", "peruvian", "pakistani", "emirati", "malaysian", "thai", "taiwanese", "singaporean",
+}
+_PERSON_TITLES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sen.", "rep.", "senator", "representative",
+                  "congressman", "congresswoman", "president", "minister", "mayor", "governor", "judge"}
+
+
+@dataclass
+class _LangModel:
+    """A language's spaCy pipeline (a blank tokenizer)."""
+
+    nlp: Language
+    base_strings: int  # vocabulary size after building: growth beyond VOCAB_GROWTH triggers a rebuild
+
+
+def _blank(lang: str, cjk: bool = False) -> Language:
+    """A blank pipeline whose tokenizer also splits hyphenated words and, with ``cjk``, CJK characters.
+
+    The "cjk" pipeline (rule-based ``xx`` tokenizer + CJK splitting) serves Chinese, Japanese and
+    any paragraph containing CJK characters; the CJK rule is left out of the other tokenizers,
+    where it would slow down every cache miss.
+    """
+    try:
+        nlp = spacy.blank("xx" if lang == "cjk" else lang)
+    except (ImportError, OSError, KeyError):
+        nlp = spacy.blank("xx")
+    infixes = [*nlp.Defaults.infixes, _HYPHEN_INFIX, *([_CJK_INFIX] if cjk or lang == "cjk" else [])]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    return nlp
+
+
+@lru_cache(maxsize=1)
+def _base_nlp() -> Language:
+    """The pipeline that tokenizes patterns; it never annotates, so its vocabulary stays small."""
+    return _blank("en", cjk=True)
+
+
+class _Patterns:
+    """PhraseMatchers (case-sensitive and lower-case) for surface forms, shared by every language.
+
+    Matching compares string hashes, which do not depend on a pipeline's vocabulary, so one pair
+    of matchers serves all languages. Forms made only of words are added as they are; forms with
+    punctuation or CJK characters are also tokenized by each language's tokenizer the first time
+    that language is used, and added again where its tokens differ ("port d'Anvers" in French).
+    """
+
+    def __init__(self, forms: list[tuple[str, tuple[str, bool]]]) -> None:
+        base = _base_nlp()
+        self.vocab = base.vocab
+        self.keys: dict[int, tuple[str, bool]] = {}
+        self.matchers = {case: PhraseMatcher(base.vocab, attr="ORTH" if case else "LOWER") for case in (True, False)}
+        simple = [(t, k) for t, k in forms if _WORDS_ONLY.match(t) and not has_cjk(t)]
+        self._other = [(t, k) for t, k in forms if not (_WORDS_ONLY.match(t) and not has_cjk(t))]
+        for text, key in simple:
+            self._add(key, Doc(base.vocab, words=text.split()))
+        self._tokens: list[tuple[str, ...]] = []
+        for (_, key), doc in zip(self._other, base.tokenizer.pipe([t for t, _ in self._other], batch_size=1000)):
+            self._add(key, doc)
+            self._tokens.append(tuple(t.text for t in doc))
+        self._languages: set[str] = set()
+
+    def _add(self, key: tuple[str, bool], doc: Doc) -> None:
+        name = f"{int(key[1])}|{key[0]}"
+        self.keys[self.vocab.strings.add(name)] = key
+        self.matchers[key[1]].add(name, [doc])
+
+    def extend(self, lang: str, nlp: Language) -> None:
+        """Add ``lang``'s own tokenisation of the punctuated forms (once per language)."""
+        if lang in self._languages:
+            return
+        self._languages.add(lang)
+        docs = nlp.tokenizer.pipe([t for t, _ in self._other], batch_size=1000)
+        for (_, key), tokens, doc in zip(self._other, self._tokens, docs):
+            if tuple(t.text for t in doc) != tokens:
+                self._add(key, doc)
+
+    def __call__(self, doc: Doc) -> Iterator[tuple[tuple[str, bool], int, int]]:
+        """(surface key, start token, end token) of every match."""
+        for matcher in self.matchers.values():
+            for match_id, start, end in matcher(doc):
+                yield self.keys[match_id], start, end
+
+
+@lru_cache(maxsize=1)
+def _gazetteer_patterns() -> _Patterns:
+    return _Patterns([(form, key) for key, form in load_gazetteer().forms.items()])
+
+
+_MODELS: dict[str, _LangModel] = {}
+
+
+def _model_key(lang: str) -> str:
+    """Which pipeline tokenizes ``lang`` ("cjk" for zh, ja and paragraphs containing CJK characters)."""
+    return "cjk" if lang in ("zh", "ja", "cjk") else lang
+
+
+def _lang_model(lang: str) -> _LangModel:
+    """The pipeline for ``lang`` (built on first use; Chinese and Japanese share one tokenizer)."""
+    key = _model_key(lang)
+    if key not in _MODELS:
+        nlp = _blank(key)
+        _gazetteer_patterns().extend(key, nlp)
+        _MODELS[key] = _LangModel(nlp, len(nlp.vocab.strings))
+    return _MODELS[key]
+
+
+def _recycle_if_grown(lang: str) -> None:
+    """Drop a model whose vocabulary grew by VOCAB_GROWTH strings: keeps memory bounded on a stream.
+
+    (spaCy's memory zones would also bound it, but they disable the tokenizer cache: 3-4x slower.)
+    """
+    key = _model_key(lang)
+    model = _MODELS.get(key)
+    if model and len(model.nlp.vocab.strings) > model.base_strings + VOCAB_GROWTH:
+        del _MODELS[key]
+
+
+@lru_cache(maxsize=1)
+def _stance_model():
+    return _stance.StanceModel.load_default() if _stance else None
+
+
+class _Sentences:
+    """Sentence boundaries of a doc by the spaCy sentencizer's rule, computed only when needed.
+
+    A sentence starts at the first non-punctuation token after a sentence-final mark
+    (``.!?。！？`` ...), as in ``spacy.pipeline.Sentencizer``; only paragraphs with candidate
+    matches pay for it.
+    """
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        attrs = doc.to_array([ORTH, IS_PUNCT])
+        finals = np.flatnonzero((attrs[:, :1] == _FINAL_HASHES).any(axis=1)).tolist()
+        punct = attrs[:, 1].tolist()
+        self.starts = [0]
+        for f in finals:
+            k = f + 1
+            while k < len(punct) and punct[k]:
+                k += 1
+            if self.starts[-1] < k < len(punct):
+                self.starts.append(k)
+
+    def is_start(self, i: int) -> bool:
+        return self.starts[bisect_right(self.starts, i) - 1] == i
+
+    def chars(self, start: int, end: int) -> tuple[int, int]:
+        """Character span of the sentence(s) holding tokens ``[start, end)``."""
+        first = self.starts[bisect_right(self.starts, start) - 1]
+        k = bisect_right(self.starts, end - 1)
+        last = self.doc[self.starts[k] - 1 if k < len(self.starts) else len(self.doc) - 1]
+        return self.doc[first].idx, last.idx + len(last)
+
+
+@dataclass
+class _Candidate:
+    start: int  # token indices in the spaCy doc
+    end: int
+    alias: Alias
+
+
+class _DocState:
+    """Per-document caches: document contexts and sentence cue positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.doc_context: dict[str, bool] = {}
+        self.cues: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+        self.sentences: _Sentences | None = None  # of the spaCy doc being matched
+        self.block_text = ""  # the text of that doc
+        self._lowered: str | None = None
+
+    def start_block(self, block: Block) -> None:
+        self.sentences, self.block_text, self._lowered = None, block.text, None
+
+    def lowered(self) -> str:
+        """The block text in lower case, position for position."""
+        if self._lowered is None:
+            low = self.block_text.lower()
+            self._lowered = low if len(low) == len(self.block_text) else "".join(c.lower()[:1] for c in self.block_text)
+        return self._lowered
+
+    def sentences_of(self, doc: Doc) -> _Sentences:
+        if self.sentences is None or self.sentences.doc is not doc:
+            self.sentences = _Sentences(doc)
+        return self.sentences
+
+    def has_doc_context(self, name: str) -> bool:
+        """"us": the document mentions the United States; "eu": it mentions the EU more often than the US."""
+        if not self.doc_context:
+            counts = {n: len(_cue_spans(self.text, 0, len(self.text), cues)) for n, cues in _DOC_CUES.items()}
+            self.doc_context = {"eu": counts["eu"] > counts["us"], "us": counts["us"] > 0}
+        return self.doc_context[name]
+
+
+class Annotator:
+    """Annotates documents with linked entity mentions, per-mention stance and per-topic stance."""
+
+    def __init__(self, topics: dict[str, dict] | None = None) -> None:
+        self.gazetteer: Gazetteer = load_gazetteer()
+        self.topics = DEFAULT_TOPICS if topics is None else topics
+        self._stance = _stance_model()
+        self._topic_of: dict[str, str] = {}
+        self._term_surfaces: dict[tuple[str, bool], list[Alias]] = {}
+        self._term_forms: dict[str, tuple[str, bool]] = {}
+        for name, spec in self.topics.items():
+            for eid in spec.get("entities", []):
+                self._topic_of.setdefault(eid, name)
+            for term in spec.get("terms", []):
+                self._add_term(name, term)
+        self._terms = _Patterns([(t, k) for t, k in self._term_forms.items()]) if self._term_forms else None
+        self._relevance = self._relevance_patterns()
+
+    # --- configuration -------------------------------------------------------------------------
+
+    def _add_term(self, topic: str, term: str) -> None:
+        term = " ".join(term.split())
+        linked = self.gazetteer.surfaces.get((term, True)) or self.gazetteer.surfaces.get((term.lower(), False))
+        if linked:
+            self._topic_of.setdefault(linked[0].entity, topic)
+            return
+        key = (term.lower(), False)
+        self._term_surfaces.setdefault(key, []).append(Alias(f"topic:{topic}"))
+        self._term_forms[term] = key
+
+    def _relevance_patterns(self) -> list[re.Pattern]:
+        exact, folded = set(), set(self._term_forms)
+        wanted = set(self._topic_of)
+        for key, aliases in self.gazetteer.surfaces.items():
+            if any(a.entity in wanted for a in aliases):
+                (exact if key[1] else folded).add(self.gazetteer.forms[key])
+        return [p for p in (_compile_any(exact, 0), _compile_any(folded, re.IGNORECASE)) if p is not None]
+
+    @property
+    def model_version(self) -> str:
+        """Gazetteer version + stance model version, stored on every mention."""
+        stance = self._stance.version.removeprefix("stance-") if self._stance else "none"
+        return f"gaz-{self.gazetteer.version[:8]}+stance-{stance}"
+
+    def entity_rows(self) -> Iterator[dict]:
+        """Rows for the ``entities`` table: the gazetteer plus one TOPIC row per configured topic."""
+        yield from entity_rows(self.gazetteer)
+        for name, spec in self.topics.items():
+            yield {"id": f"topic:{name}", "name": name, "type": "TOPIC", "country": None,
+                   "aliases": list(spec.get("terms", [])), "external_ids": {}, "parent": None}
+
+    def is_relevant(self, text: str) -> bool:
+        """True when ``text`` names a topic entity or term (a fast, slightly generous pre-filter)."""
+        return any(p.search(text) for p in self._relevance)
+
+    # --- annotation --------------------------------------------------------------------------------
+
+    def annotate(self, text: str, lang: str | None = None) -> dict:
+        """The DESIGN.md annotation object for one document (without ``id``)."""
+        result = next(self.annotate_many([(None, text, lang)]))
+        del result["id"]
+        return result
+
+    def annotate_many(self, items: Iterable[tuple]) -> Iterator[dict]:
+        """Annotate ``(id, text[, lang])`` tuples in batches; yields one object per item, in order."""
+        it = iter(items)
+        while batch := list(islice(it, DOC_BATCH)):
+            yield from self._annotate_batch([(item[0], item[1] or "", item[2] if len(item) > 2 else None)
+                                             for item in batch])
+
+    def _annotate_batch(self, batch: list[tuple]) -> list[dict]:
+        plans = [self._plan(text, lang) for _, text, lang in batch]
+        by_lang: dict[str, list[tuple[int, Block]]] = {}
+        for i, (_, blocks) in enumerate(plans):
+            for block_lang, block in blocks:
+                by_lang.setdefault(block_lang, []).append((i, block))
+        states = [_DocState(text) for _, text, _ in batch]
+        mentions: list[list[dict]] = [[] for _ in batch]
+        for lang, blocks in by_lang.items():
+            nlp = _lang_model(lang).nlp
+            if self._terms:
+                self._terms.extend(_model_key(lang), nlp)
+            docs = nlp.pipe((block.text for _, block in blocks), batch_size=256)
+            for (i, block), doc in zip(blocks, docs):
+                mentions[i] += self._mentions(doc, block, states[i])
+            _recycle_if_grown(lang)
+        self._add_stance(batch, mentions)
+        return [self._result(doc_id, plan[0], found) for (doc_id, _, _), plan, found in zip(batch, plans, mentions)]
+
+    def _plan(self, text: str, lang: str | None) -> tuple[str, list[tuple[str, Block]]]:
+        lang = lang.lower().replace("_", "-").split("-")[0] if lang else None  # "EN", "zh-Hant", "pt_BR"
+        doc_lang = lang if lang in SUPPORTED else detect(text)
+        blocks = paragraphs(text)
+        if doc_lang in ("zh", "ja"):
+            planned = [(cjk_language(b.text) or (detect(b.text) if b.text.isascii() else doc_lang), b) for b in blocks]
+        elif has_cjk(text):
+            planned = [(cjk_language(b.text) or doc_lang, b) for b in blocks]
+        else:
+            return doc_lang, [(doc_lang, b) for b in blocks]
+        return doc_lang, [("cjk" if has_cjk(b.text) else lang_, b) for lang_, b in planned]
+
+    # --- matching ------------------------------------------------------------------------------------
+
+    def _mentions(self, doc: Doc, block: Block, state: _DocState) -> list[dict]:
+        candidates: list[_Candidate] = []
+        sources = [(_gazetteer_patterns(), self.gazetteer.surfaces)]
+        if self._terms:
+            sources.append((self._terms, self._term_surfaces))
+        state.start_block(block)
+        for patterns, surfaces in sources:
+            for key, start, end in patterns(doc):
+                for alias in surfaces[key]:
+                    if self._accept(alias, doc, start, end, state):
+                        candidates.append(_Candidate(start, end, alias))
+                        break
+        taken: set[int] = set()
+        out = []
+        for c in sorted(candidates, key=lambda c: (c.start - c.end, c.alias.rank, c.start)):
+            if taken.isdisjoint(range(c.start, c.end)):
+                taken.update(range(c.start, c.end))
+                out.append(self._mention(doc, block, c, state))
+        return sorted(out, key=lambda m: m["start"])
+
+    def _accept(self, alias: Alias, doc: Doc, start: int, end: int, state: _DocState) -> bool:
+        if alias.bare and not _plain_name(doc, start, end, state.sentences_of(doc)):
+            return False
+        ctx = alias.context
+        if ctx is None:
+            return True
+        if ctx in _DOC_CUES:
+            return state.has_doc_context(ctx)
+        if ctx == "anchor":
+            before = {t.lower_ for t in doc[max(0, start - 3) : start]}
+            return bool(before & _PORT_BEFORE) or (end < len(doc) and doc[end].lower_ in _PORT_AFTER)
+        s_start, s_end = state.sentences_of(doc).chars(start, end)
+        key = (ctx, id(doc), s_start)
+        if key not in state.cues:
+            state.cues[key] = _cue_spans(state.lowered(), s_start, s_end, _SENTENCE_CUES[ctx])
+        lo, hi = doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
+        return any(e <= lo or s >= hi for s, e in state.cues[key])
+
+    def _mention(self, doc: Doc, block: Block, c: _Candidate, state: _DocState) -> dict:
+        original = state.text
+        span = doc[c.start : c.end]
+        start, end = block.span(span.start_char, span.end_char)
+        sent_start, sent_end = block.span(*state.sentences_of(doc).chars(c.start, c.end))
+        entity = c.alias.entity
+        ent = self.gazetteer.entities.get(entity)
+        topic = entity.split(":", 1)[1] if entity.startswith("topic:") else self._topic_of.get(entity)
+        return {"entity": entity, "name": ent.name if ent else topic, "type": ent.type if ent else "TOPIC",
+                "text": original[start:end], "start": start, "end": end,
+                "sentence": original[sent_start:sent_end].strip(), "topic": topic,
+                "stance": None, "stance_score": None}
+
+    # --- stance and output -----------------------------------------------------------------------------
+
+    def _add_stance(self, batch: list[tuple], mentions: list[list[dict]]) -> None:
+        if not self._stance:
+            return
+        targets = [(m, text) for (_, text, _), found in zip(batch, mentions) for m in found if m["topic"]]
+        if not targets:
+            return
+        windows = [_stance_window(text, m["start"], m["end"]) for m, text in targets]
+        unique = list(dict.fromkeys(windows))  # boilerplate repeats: classify each window once
+        predicted = dict(zip(unique, self._stance.predict(unique)))
+        for (m, _), window in zip(targets, windows):
+            label, score = predicted[window]
+            m["stance"], m["stance_score"] = label, round(float(score), 4)
+
+    def _result(self, doc_id, lang: str, mentions: list[dict]) -> dict:
+        entities: dict[str, dict] = {}
+        for m in mentions:
+            row = entities.setdefault(m["entity"], {"id": m["entity"], "name": m["name"], "type": m["type"], "count": 0})
+            row["count"] += 1
+        topics = []
+        for name in self.topics:
+            found = [m for m in mentions if m["topic"] == name]
+            if not found:
+                topics.append({"topic": name, "stance": "none", "score": 0.0, "mentions": 0})
+            elif self._stance:
+                label, score = _stance.aggregate([(m["stance"], m["stance_score"]) for m in found])
+                topics.append({"topic": name, "stance": label, "score": round(float(score), 4), "mentions": len(found)})
+            else:
+                topics.append({"topic": name, "stance": None, "score": None, "mentions": len(found)})
+        return {"id": doc_id, "lang": lang, "model_version": self.model_version,
+                "entities": sorted(entities.values(), key=lambda e: -e["count"]),
+                "mentions": mentions, "topics": topics}
+
+
+def _cue_spans(text: str, start: int, end: int, cues: tuple[tuple[str, int], ...]) -> list[tuple[int, int]]:
+    """Spans of ``cues`` in ``text[start:end]``."""
+    spans = []
+    for cue, mode in cues:
+        i = text.find(cue, start, end)
+        while i >= 0:
+            j = i + len(cue)
+            word_ok = mode == 0 or ((i == 0 or not text[i - 1].isalnum())
+                                    and (mode == 2 or j >= len(text) or not text[j].isalnum()))
+            if word_ok and not (cue == "港" and text[i - 1 : i] == "香"):  # 香港 is Hong Kong, not a harbour
+                spans.append((i, j))
+            i = text.find(cue, j, end)
+    return spans
+
+
+def _stance_window(text: str, start: int, end: int) -> str:
+    """The stance window, cut from a bounded excerpt (so a long document costs no more per mention)."""
+    lo, hi = max(0, start - STANCE_MARGIN), min(len(text), end + STANCE_MARGIN)
+    return _stance.make_window(text[lo:hi], start - lo, end - lo)
+
+
+def _plain_name(doc: Doc, start: int, end: int, sentences: _Sentences) -> bool:
+    """False when a bare place name is part of a longer proper name ("Tom Cotton", "Valencia CF")."""
+    first = doc[start]
+    if has_cjk(first.text):
+        return True  # CJK names: no capitalisation to go by
+    if start > 0 and not sentences.is_start(start):
+        prev = doc[start - 1]
+        if prev.lower_ in _PERSON_TITLES:
+            return False
+        if prev.is_alpha and prev.text[:1].isupper() and prev.lower_ not in _NAME_OK_BEFORE:
+            return False
+    if end < len(doc):
+        nxt = doc[end]
+        if nxt.is_alpha and nxt.text[:1].isupper() and nxt.lower_ not in _NAME_OK_AFTER:
+            return False
+    return True
+
+
+def _compile_any(forms: set[str], flags: int) -> re.Pattern | None:
+    """One regex matching any of ``forms`` (Latin ones on word boundaries, any whitespace inside)."""
+    if not forms:
+        return None
+    ordered = sorted(forms, key=len, reverse=True)
+    alt = {f: r"\s+".join(map(re.escape, f.split())) for f in ordered}
+    parts = []
+    if latin := [alt[f] for f in ordered if not has_cjk(f)]:
+        parts.append(r"(?<![^\W_])(?:" + "|".join(latin) + r")(?![^\W_])")
+    if cjk := [alt[f] for f in ordered if has_cjk(f)]:
+        parts.append("|".join(cjk))
+    return re.compile("|".join(parts), flags)

@@ -1,0 +1,120 @@
+"""Source health: stale by age, stale by silence (zero results), failing, degraded; `tracker status` exit codes;
+the SQL view agrees with the Python rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from db import writes
+from db.schema import connect, ensure_schema
+from tests.test_federal_register import serve_fr
+from tracker.config import load_config
+from tracker.health import source_health
+
+COUNTS = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 1}
+
+
+def setup(env, **fr_keys):
+    env.configure({"federal-register": {"interval": "1d", **fr_keys}, "ec-press": {"interval": "6h"}})
+    db = connect(env.db_path)
+    ensure_schema(db)
+    writes.register_sources(db, [{"id": "federal-register", "title": "FR", "interval": "1d", "enabled": 1},
+                                 {"id": "ec-press", "title": "EC", "interval": "6h", "enabled": 1}])
+    return db, load_config(str(env.config_path))
+
+
+def run(db, source: str, status: str = "ok", fetched: int = 0, unchanged: int = 0, message: str | None = None) -> None:
+    run_id = writes.start_run(db, source)
+    writes.finish_run(db, run_id, source, status, {**COUNTS, "fetched": fetched, "unchanged": unchanged}, message, None, {})
+
+
+def health(db, config, now=None) -> dict[str, dict]:
+    return {r["source"]: r for r in source_health(db, config, now)}
+
+
+def view(db) -> dict[str, dict]:
+    return {r["source"]: r for r in db["source_health"].rows}
+
+
+def test_states_and_reasons(env):
+    db, config = setup(env)
+    rows = health(db, config)
+    assert rows["federal-register"]["health"] == "never" and rows["ec-press"]["health"] == "never"
+    assert set(rows) == {"federal-register", "ec-press"}  # disabled sources are not judged
+
+    run(db, "federal-register", fetched=3)
+    run(db, "ec-press", "failed", message="HTTP 500 from upstream")
+    rows = health(db, config)
+    assert rows["federal-register"]["health"] == "ok" and rows["federal-register"]["last_run"]["fetched"] == 3
+    assert rows["ec-press"]["health"] == "failing" and "HTTP 500" in rows["ec-press"]["reason"]
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3, hours=1)
+    stale = health(db, config, later)["federal-register"]
+    assert stale["health"] == "stale" and "no successful run for 3.0 days" in stale["reason"]
+    assert health(db, config, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, hours=23))["federal-register"]["health"] == "ok"
+
+    run(db, "ec-press", "partial", fetched=2, message="1 item(s) failed; first: x: HTTP 404")
+    assert health(db, config)["ec-press"]["health"] == "degraded"
+    run(db, "ec-press", "blocked", message="challenge page")
+    assert health(db, config)["ec-press"]["reason"].startswith("blocked: challenge page")
+
+
+def test_zero_results_where_results_are_expected(env):
+    db, config = setup(env)
+    run(db, "federal-register", fetched=0)
+    first = health(db, config)["federal-register"]
+    assert first["health"] == "stale" and first["reason"] == "no successful run has returned any item"
+
+    run(db, "federal-register", fetched=5)
+    run(db, "federal-register", unchanged=2)  # saw known items: not silence
+    run(db, "federal-register")
+    run(db, "federal-register")
+    assert health(db, config)["federal-register"]["health"] == "ok"  # two silent runs are tolerated
+    run(db, "federal-register")
+    silent = health(db, config)["federal-register"]
+    assert silent["health"] == "stale" and silent["reason"] == "the last 3 successful runs returned nothing"
+    # the view (analyst front end) applies the same rules
+    assert view(db)["federal-register"]["health"] == "stale"
+    assert view(db)["federal-register"]["reason"] == "the last 3 successful runs returned nothing"
+    assert view(db)["federal-register"]["last_run_fetched"] == 0 and view(db)["federal-register"]["items_ever"] == 7
+
+
+def test_source_can_opt_out_of_the_zero_rule(env):
+    db, config = setup(env, expect_results=False)
+    run(db, "federal-register")
+    assert health(db, config)["federal-register"]["health"] == "ok"
+
+
+def test_view_and_python_agree(env):
+    db, config = setup(env)
+    run(db, "federal-register", fetched=1)
+    run(db, "ec-press", "failed", message="boom")
+    py, sql = health(db, config), view(db)
+    for sid in ("federal-register", "ec-press"):
+        assert py[sid]["health"] == sql[sid]["health"]
+        assert py[sid]["last_success_at"] == sql[sid]["last_success_at"]
+    assert sql["federal-register"]["hours_since_success"] is not None
+
+
+def test_status_command_exit_codes(env, replay):
+    serve_fr(replay)
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1")}},
+                  extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]')
+    assert env.run("crawl", "federal-register", "--no-nlp").exit_code == 0
+    ok = env.run("status")
+    assert ok.exit_code == 0, ok.output
+    assert "federal-register  ok" in ok.output and "fetched 3, new 3" in ok.output
+    stale = env.run("status", "--json", "--now", (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=4)).isoformat())
+    assert stale.exit_code == 1
+    assert json.loads(stale.output)[0]["health"] == "stale"
+
+
+def test_first_crawl_with_zero_results_is_flagged(env, replay):
+    serve_fr(replay)
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1")}},
+                  extra='[topics.other]\nentities = ["org:none"]\nterms = ["NOTHING-MATCHES"]')
+    assert env.run("crawl", "federal-register", "--no-nlp").exit_code == 0  # the crawl itself is fine...
+    result = env.run("status")
+    assert result.exit_code == 1  # ...but a source that never returns anything is not
+    assert "stale" in result.output and "no successful run has returned any item" in result.output

@@ -1,0 +1,233 @@
+"""The shared HTTP client under faults: each gives a clear FetchError, never a partial body."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import pytest
+
+from crawler.errors import (
+    AddressRefused,
+    BlockedError,
+    FetchError,
+    HttpStatusError,
+    ParseError,
+    RobotsDisallowed,
+    TooLargeError,
+)
+from crawler.http import Fetched, HttpClient, HttpSettings
+from tests.rawserver import RawServer, reset_after, respond
+
+
+def client(**overrides) -> HttpClient:
+    settings = dict(allow_private_addresses=True, min_interval_s=0, backoff_factor=0.01, retries=3,
+                    timeout_s=2, max_retry_after_s=2)
+    settings.update(overrides)
+    return HttpClient(HttpSettings(**settings), source_id="test")
+
+
+@pytest.fixture
+def raw():
+    servers = []
+
+    def make(*behaviours):
+        server = RawServer(list(behaviours))
+        servers.append(server)
+        return server
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def test_user_agent_and_ok(replay):
+    replay.add("/a", b"hello", content_type="text/plain")
+    c = client(user_agent="TestBot/1 (ops@example.org)")
+    r = c.get(replay.url("/a"))
+    assert r.content == b"hello" and r.status == 200
+    assert replay.requests[-1].headers["User-Agent"] == "TestBot/1 (ops@example.org)"
+
+
+def test_retries_5xx_then_succeeds(replay):
+    replay.add("/a", b"ok")
+    replay.add("/a", b"boom", status=503, times=2)
+    assert client().get(replay.url("/a")).content == b"ok"
+    assert replay.hits("/a") == 3
+
+
+def test_5xx_burst_exhausts_retries(replay):
+    replay.add("/a", b"boom", status=500)
+    with pytest.raises(HttpStatusError) as info:
+        client(retries=2).get(replay.url("/a"))
+    assert info.value.status == 500 and replay.hits("/a") == 3
+
+
+def test_429_retry_after_is_honoured(replay):
+    replay.add("/a", b"ok")
+    replay.add("/a", b"slow down", status=429, headers={"Retry-After": "1"}, times=1)
+    started = time.monotonic()
+    assert client().get(replay.url("/a")).content == b"ok"
+    assert time.monotonic() - started >= 0.9
+
+
+def test_429_storm_gives_up_with_clear_error(replay):
+    replay.add("/a", b"slow down", status=429, headers={"Retry-After": "0"})
+    with pytest.raises(HttpStatusError, match="HTTP 429"):
+        client(retries=2).get(replay.url("/a"))
+    assert replay.hits("/a") == 3  # bounded: no hammering
+
+
+def test_retry_after_is_capped(replay):
+    replay.add("/a", b"ok")
+    replay.add("/a", b"", status=503, headers={"Retry-After": "3600"}, times=1)
+    started = time.monotonic()
+    client(max_retry_after_s=0.5).get(replay.url("/a"))
+    assert time.monotonic() - started < 5
+
+
+def test_timeout_on_slow_response(raw):
+    server = raw(respond(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", delay_s=3))
+    with pytest.raises(FetchError, match="timed out|connection failed"):
+        client(timeout_s=0.5, retries=0).get(server.url())
+
+
+def test_connection_reset_mid_body(raw):
+    server = raw(reset_after(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000))
+    with pytest.raises(FetchError, match="body incomplete|connection failed"):
+        client(retries=0).get(server.url())
+
+
+def test_truncated_body_shorter_than_content_length(raw):
+    server = raw(respond(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + b'{"count": 3, "res'))
+    with pytest.raises(FetchError, match="body incomplete"):
+        client(retries=0).get(server.url())
+
+
+def test_redirect_loop(replay):
+    replay.add("/a", b"", status=302, headers={"Location": "/b"})
+    replay.add("/b", b"", status=302, headers={"Location": "/a"})
+    with pytest.raises(FetchError, match="more than 3 redirects"):
+        client(max_redirects=3).get(replay.url("/a"))
+
+
+def test_every_redirect_hop_is_checked(replay):
+    replay.add("/a", b"", status=302, headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(AddressRefused, match="non-http"):
+        client().get(replay.url("/a"))
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x", "javascript:alert(1)"])
+def test_non_http_schemes_refused(url):
+    with pytest.raises(AddressRefused, match="non-http"):
+        client().get(url)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "[::1]", "0.0.0.0"])
+def test_private_loopback_link_local_refused_by_default(host):
+    c = HttpClient(HttpSettings(min_interval_s=0))
+    with pytest.raises(AddressRefused, match="allow_private_addresses"):
+        c.get(f"http://{host}/x")
+
+
+def test_body_over_limit(replay):
+    replay.add("/big", b"x" * 5000)
+    with pytest.raises(TooLargeError, match="max_bytes=1000"):
+        client(max_bytes=1000).get(replay.url("/big"))
+
+
+def test_gzip_bomb_stops_at_limit(replay):
+    bomb = gzip.compress(b"\0" * 20_000_000)
+    replay.add("/bomb", bomb, headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
+    with pytest.raises(TooLargeError):
+        client(max_bytes=1_000_000).get(replay.url("/bomb"))
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (202, {"x-amzn-waf-action": "challenge"}, b""),
+        (202, {}, b""),
+        (403, {"Content-Type": "text/html"}, b"<html><head><title>Just a moment...</title></head><body>cf</body></html>"),
+        (503, {"cf-mitigated": "challenge"}, b"<html></html>"),
+    ],
+)
+def test_challenge_pages_are_blocked(replay, status, headers, body):
+    replay.add("/c", body, status=status, headers=headers)
+    with pytest.raises(BlockedError):
+        client(retries=0).get(replay.url("/c"))
+
+
+def test_conditional_get_costs_a_304(replay):
+    calls = []
+
+    def handler(request):
+        from werkzeug import Response
+
+        calls.append(dict(request.headers))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response(b"feed", headers={"ETag": '"v1"', "Last-Modified": "Wed, 01 Jan 2025 00:00:00 GMT"})
+
+    replay.add("/feed", handler)
+
+    class Store:
+        data: dict = {}
+
+        def get_validators(self, url):
+            return self.data.get(url)
+
+    store = Store()
+    c = HttpClient(HttpSettings(allow_private_addresses=True, min_interval_s=0), validators=store)
+    first = c.get(replay.url("/feed"), conditional=True)
+    assert first.content == b"feed" and not first.not_modified
+    assert c.pending_validators[replay.url("/feed")]["etag"] == '"v1"'
+    store.data.update(c.pending_validators)  # what the orchestrator commits after an ok run
+    second = c.get(replay.url("/feed"), conditional=True)
+    assert second.not_modified and second.content == b""
+    assert calls[-1]["If-None-Match"] == '"v1"' and calls[-1]["If-Modified-Since"]
+
+
+def test_robots_txt_disallow_and_crawl_delay(replay):
+    replay.add("/robots.txt", b"User-agent: *\nDisallow: /private\nCrawl-delay: 1\n", content_type="text/plain")
+    replay.add("/public", b"ok")
+    c = client()
+    assert c.get(replay.url("/public"), robots=True).content == b"ok"
+    with pytest.raises(RobotsDisallowed):
+        c.get(replay.url("/private/x"), robots=True)
+    started = time.monotonic()
+    c.get(replay.url("/public"), robots=True)
+    assert time.monotonic() - started >= 0.8  # Crawl-delay respected per host
+
+
+def test_robots_txt_5xx_means_disallow_all(replay):
+    replay.add("/robots.txt", b"down", status=500)
+    with pytest.raises(RobotsDisallowed, match="RFC 9309"):
+        client(retries=0).get(replay.url("/page"), robots=True)
+
+
+def test_robots_txt_404_means_allow(replay):
+    replay.add("/page", b"ok")
+    assert client().get(replay.url("/page"), robots=True).content == b"ok"
+
+
+def test_per_host_min_interval(replay):
+    replay.add("/a", b"ok")
+    c = client(min_interval_s=0.4)
+    started = time.monotonic()
+    for _ in range(3):
+        c.get(replay.url("/a"))
+    assert time.monotonic() - started >= 0.75
+
+
+def test_text_decoding_non_utf8():
+    latin = Fetched("http://x", 200, {"content-type": "text/plain"}, "Caf\u00e9 \u00e0 Anvers".encode("cp1252"))
+    assert latin.text == "Caf\u00e9 \u00e0 Anvers"
+    declared = Fetched("http://x", 200, {"content-type": "text/plain; charset=iso-8859-1"}, "Hafen Br\u00e9men".encode("latin-1"))
+    assert declared.text == "Hafen Br\u00e9men"
+
+
+@pytest.mark.parametrize("body", [b"", b"   ", b"{not json", b'{"a": [1, 2'])
+def test_malformed_json_is_a_parse_error(body):
+    with pytest.raises(ParseError):
+        Fetched("http://x", 200, {}, body).json()

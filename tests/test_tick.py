@@ -1,0 +1,253 @@
+"""The scheduled tick: only what is due runs (time injected, never slept), the lock, the scheduler output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from db.schema import connect
+from tests.test_digest import Inbox, add_document, free_port
+from tests.test_federal_register import LISTING, serve_fr
+from tracker.tick import TickLock
+
+SUBSCRIBER = '[[digest.subscribers]]\nemail = "analyst@example.org"\ntopics = ["logink"]\n'
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+def configure(env, replay, smtp_port: int, monkeypatch):
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1"), "interval": "1d"}}, extra=(
+        '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n'
+        '[digest]\nschedule = "mon 07:00"\ntimezone = "Europe/Brussels"\nsmtp_url_env = "TEST_SMTP_URL"\n'
+        'from = "Tracker <tracker@example.org>"\n' + SUBSCRIBER))
+
+
+def seed_mention(env, source_id: str, sentence: str) -> None:
+    db = env.db()
+    from db.schema import ensure_schema
+
+    ensure_schema(db)
+    db.execute("insert or ignore into sources (id, title) values ('federal-register', 'Federal Register')")
+    db.execute("insert or ignore into entities (id, name, type) values ('platform:logink', 'LOGINK', 'PLATFORM')")
+    add_document(db, "federal-register", source_id, f"Seeded {source_id}", [{"sentence": sentence, "stance": "critical"}])
+
+
+def listing_hits(replay) -> int:
+    return sum(1 for r in replay.requests if r.path == LISTING)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.isoformat()
+
+
+def test_tick_runs_only_what_is_due(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    seed_mention(env, "seed-1", "LOGINK is a risk to port data.")
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # a Thursday in 2026-11 (schedule: mon 07:00)
+
+    first = env.run("run", "--no-nlp", "--now", iso(t0))
+    assert first.exit_code == 0, first.output
+    assert "federal-register: ok (new 3" in first.output
+    assert listing_hits(replay) > 0
+    assert len(smtp.messages) == 1 and smtp.messages[0]["Subject"].startswith("LOGINK: 1 new mention (1 critical)")
+
+    hits = listing_hits(replay)
+    later = env.run("run", "--no-nlp", "--now", iso(t0 + dt.timedelta(hours=1)))
+    assert later.exit_code == 0, later.output
+    assert "crawl: no source is due" in later.output and "digest: none due" in later.output
+    assert listing_hits(replay) == hits and len(smtp.messages) == 1
+
+    next_day = env.run("run", "--no-nlp", "--now", iso(t0 + dt.timedelta(hours=25)))
+    assert "federal-register: ok" in next_day.output and listing_hits(replay) > hits
+    assert len(smtp.messages) == 1  # Monday has not come yet
+
+    seed_mention(env, "seed-2", "LOGINK again, in a new notice.")
+    local = t0.astimezone(dt.timezone(dt.timedelta(hours=1)))  # Brussels is UTC+1 in winter
+    monday = (local + dt.timedelta(days=(7 - local.weekday()) % 7 or 7)).replace(hour=7, minute=0, second=0)
+    before = env.run("run", "--no-nlp", "--no-digest", "--now", iso(monday - dt.timedelta(minutes=1)))
+    assert before.exit_code == 0
+    due = env.run("run", "--no-nlp", "--now", iso(monday + dt.timedelta(minutes=1)))
+    assert due.exit_code == 0, due.output
+    assert len(smtp.messages) == 2
+    body = smtp.messages[1].get_body(("plain",)).get_content()
+    assert "LOGINK again, in a new notice" in body.replace("»", "").replace("«", "") and "risk to port data" not in body
+    again = env.run("run", "--no-nlp", "--now", iso(monday + dt.timedelta(minutes=16)))
+    assert "digest: none due" in again.output and len(smtp.messages) == 2
+    ticks = list(env.db()["ticks"].rows)
+    assert len(ticks) == 6 and all(t["status"] == "ok" and t["finished_at"] for t in ticks)
+
+
+def test_failed_delivery_is_retried_by_the_next_tick(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    seed_mention(env, "seed-1", "LOGINK is a risk to port data.")
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    smtp.refuse = True
+    first = env.run("run", "--no-nlp", "--now", iso(t0))
+    assert first.exit_code == 1 and "554" in first.output
+    assert env.db()["digests"].count == 0
+    smtp.refuse = False
+    second = env.run("run", "--no-nlp", "--now", iso(t0 + dt.timedelta(minutes=15)))
+    assert second.exit_code == 0, second.output
+    assert len(smtp.messages) == 1 and env.db()["digest_items"].count == 1
+
+
+def test_empty_digest_is_skipped_once_per_slot(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    env.run("run", "--no-nlp", "--now", iso(t0))
+    assert smtp.messages == []
+    rows = list(env.db()["digests"].rows)
+    assert [r["status"] for r in rows] == ["skipped"]
+    out = env.run("run", "--no-nlp", "--now", iso(t0 + dt.timedelta(minutes=15)))
+    assert "digest: none due" in out.output
+
+
+def test_second_tick_exits_cleanly_while_the_lock_is_held(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    env.run("init")
+    with TickLock(env.db_path) as lock:
+        lock.try_acquire()
+        result = env.run("run", "--no-nlp")
+        assert result.exit_code == 0, result.output
+        assert "another tick is running (pid" in result.output and "nothing done" in result.output
+    assert listing_hits(replay) == 0 and env.db()["ticks"].count == 0
+    assert env.db()["locks"].count == 0  # released
+
+
+def test_waiting_tick_runs_once_the_holder_finishes(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    env.run("init")
+    lock = TickLock(env.db_path)
+    lock.try_acquire()
+    threading.Timer(0.3, lock.release).start()
+    result = env.run("run", "--no-nlp", "--wait", "10")
+    assert result.exit_code == 0, result.output
+    assert "federal-register: ok" in result.output and env.db()["ticks"].count == 1
+
+
+HOLDER = """
+import sys, time
+from tracker.tick import TickLock
+lock = TickLock(sys.argv[1]); lock.try_acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_lock_held_by_another_process_then_recovered_after_it_dies(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    env.run("init")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(env.db_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=os.getcwd())
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        busy = env.run("run", "--no-nlp")
+        assert busy.exit_code == 0 and f"pid {holder.pid}" in busy.output and "nothing done" in busy.output
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died without releasing: its lock is stale (dead pid on this host) and is taken over
+    assert env.db()["locks"].count == 1
+    recovered = env.run("run", "--no-nlp")
+    assert recovered.exit_code == 0, recovered.output
+    assert f"recovered a stale lock of pid {holder.pid}" in recovered.output and "federal-register: ok" in recovered.output
+
+
+def test_lock_with_an_old_heartbeat_is_stale(env):
+    env.configure({})
+    env.run("init")
+    db = connect(env.db_path)
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
+    db["locks"].insert({"name": "tick", "pid": os.getpid(), "host": "elsewhere", "token": "t", "acquired_at": old,
+                        "heartbeat_at": old})
+    lock = TickLock(env.db_path)
+    lock.try_acquire()
+    try:
+        assert lock.recovered["host"] == "elsewhere"
+        assert db["locks"].get("tick")["token"] == lock.token
+    finally:
+        lock.release()
+
+
+def test_heartbeat_keeps_the_lock_fresh(env):
+    env.configure({})
+    env.run("init")
+    lock = TickLock(env.db_path, heartbeat=0.05)
+    db = connect(env.db_path)
+    old = "2000-01-01T00:00:00+00:00"
+    lock.try_acquire()
+    try:
+        db.execute("update locks set heartbeat_at = ? where name = 'tick'", [old])
+        deadline = time.monotonic() + 5
+        while db["locks"].get("tick")["heartbeat_at"] == old and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert db["locks"].get("tick")["heartbeat_at"] != old
+    finally:
+        lock.release()
+
+
+def test_loop_runs_several_ticks(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    configure(env, replay, smtp.port, monkeypatch)
+    result = env.run("run", "--loop", "--every", "0s", "--ticks", "2", "--no-nlp", "--no-digest")
+    assert result.exit_code == 0, result.output
+    assert env.db()["ticks"].count == 2 and result.output.count("federal-register: ok") == 1
+
+
+def test_schedule_cron(env):
+    env.configure({})
+    result = env.run("--db", str(env.db_path), "schedule", "--cron")
+    assert result.exit_code == 0, result.output
+    line = [l for l in result.output.splitlines() if not l.startswith("#")][0]
+    assert line.startswith("*/15 * * * * ")
+    assert f"--config {env.config_path.resolve()}" in line and f"--db {env.db_path.resolve()}" in line and " run >> " in line
+    exe = line.split("; ", 1)[1].split()[0]
+    assert os.path.isabs(exe) and os.access(exe, os.X_OK)
+    assert env.run("schedule", "--cron", "--every", "7m").exit_code == 2
+
+
+def test_schedule_systemd_units(env, tmp_path):
+    env.configure({})
+    out = tmp_path / "units"
+    result = env.run("schedule", "--systemd", "--write", str(out))
+    assert result.exit_code == 0, result.output
+    service = (out / "policy-tracker.service").read_text()
+    timer = (out / "policy-tracker.timer").read_text()
+    assert "[Service]\nType=oneshot\n" in service
+    exec_start = next(l for l in service.splitlines() if l.startswith("ExecStart="))
+    exe = exec_start.split("=", 1)[1].split()[0]
+    assert os.path.isabs(exe) and os.access(exe, os.X_OK)
+    assert f"--config {env.config_path.resolve()}" in exec_start and exec_start.endswith(" run")
+    assert "[Timer]\nOnCalendar=*:0/15\nPersistent=true\n" in timer and "[Install]\nWantedBy=timers.target" in timer
+    printed = env.run("schedule", "--systemd")
+    assert "# ---- policy-tracker.service ----" in printed.output and service in printed.output
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed: unit text checked, not verified")
+    check = subprocess.run(["systemd-analyze", "verify", str(out / "policy-tracker.service"), str(out / "policy-tracker.timer")],
+                           capture_output=True, text=True, timeout=60)
+    problems = [l for l in (check.stdout + check.stderr).splitlines() if "policy-tracker" in l]
+    assert check.returncode == 0 and not problems, check.stdout + check.stderr
