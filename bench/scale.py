@@ -345,18 +345,25 @@ def main() -> None:
     if args.reuse and path.exists():
         db = connect(path)
         ensure_schema(db)  # the current migrations and views on the existing database
-        results["scale"] = json.loads((args.out / "results.json").read_text())["scale"]
+        previous = json.loads((args.out / "results.json").read_text())
+        results["scale"] = previous["scale"]
+        if args.skip_nlp and "words" in previous.get("nlp", {}):
+            results["nlp"] = previous["nlp"]
     else:
         results["scale"], path = build_scale_db(corpus, args.docs, args.out)
     print("scale:", json.dumps(results["scale"]), file=sys.stderr, flush=True)
+
+    def save() -> None:  # after every phase: partial results survive a crash
+        (args.out / "results.json").write_text(json.dumps(results, indent=2))
+
+    save()
     results["datasette"] = bench_datasette(path, corpus, args.repeats)
+    save()
     results["digest"] = bench_digest(path)
     results["peak_rss_mb"] = round(peak_rss_mb())
     results["rss_at_end_mb"] = rss_breakdown_mb()
     results["total_s"] = round(time.perf_counter() - t0)
-    if args.reuse and args.skip_nlp and (args.out / "results.json").exists():
-        results["nlp"] = json.loads((args.out / "results.json").read_text()).get("nlp", results["nlp"])
-    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    save()
     print(report(results) if "words" in results["nlp"] else json.dumps(results, indent=2))
 
 

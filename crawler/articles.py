@@ -288,6 +288,13 @@ def collect(ctx: CrawlContext, source: str, parser_version: str, lead: Lead) -> 
             else:
                 record = snippet_record(lead, page_key, source, parser_version, f"not HTML ({response.content_type})")
                 aliases.add(final)
+    if record.metadata.get("extraction") == "snippet":  # never replace a stored article text by a snippet
+        stored = ctx.known(record.source_id)
+        if stored and (stored.get("metadata") or {}).get("extraction") == "full":
+            if record.metadata.get("paywalled"):
+                ctx.skipped += 1
+                return
+            raise FetchError(f"article not read again ({record.metadata['snippet_reason']}); the stored text is kept", record.source_id)
     aliases.discard(record.source_id)
     if not ctx.is_relevant(f"{record.title}\n{record.text}"):
         if not retry:  # judged on the article itself (or all we will ever get): not fetched again

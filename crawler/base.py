@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from crawler.errors import BlockedError, FetchError
+from crawler.errors import BlockedError, FetchError, ParseError
 from crawler.http import HttpClient
 from crawler.records import Record
 
@@ -118,6 +118,14 @@ class Source(ABC):
         if (parts.netloc == default.netloc or parts.netloc in self.mirrored_hosts) and configured.netloc and configured.netloc != default.netloc:
             return urlunsplit((configured.scheme, configured.netloc, parts.path, parts.query, parts.fragment))
         return absolute
+
+    def option(self, key: str, default):
+        """A source-specific ``[sources.<id>]`` key, coerced to the type of ``default``."""
+        value = self.ctx.settings.options.get(key, default)
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError):
+            raise ParseError(f"sources.{self.id}.{key}: expected {type(default).__name__}, got {value!r}") from None
 
     @classmethod
     def parse_example(cls, path: Path) -> list[Record]:

@@ -268,6 +268,15 @@ def sniff_format(content: bytes, content_type: str = "", url: str = "") -> str:
     return "text"
 
 
+def readable(text: str) -> bool:
+    """True when ``text`` has at least one word of two letters and is not mostly undecodable bytes
+    (U+FFFD) or control characters: garbage never becomes a document or a new version."""
+    if not re.search(r"[^\W\d_]{2}", text):
+        return False
+    junk = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\t\r"))
+    return junk * 10 < len(text)
+
+
 def extract_text(content: bytes, content_type: str = "", url: str = "") -> tuple[str, list[str]]:
     """Text and warnings of a fetched body, whatever its format (XML, XHTML, HTML, DOCX, PDF, plain
     text), chosen by magic bytes and media type. Unsupported, malformed or empty bodies raise
@@ -296,4 +305,6 @@ def extract_text(content: bytes, content_type: str = "", url: str = "") -> tuple
         raise ParseError(str(exc), url) from None
     if not text.strip():
         raise ParseError(f"no text in {kind} body", url or None)
+    if not readable(text):
+        raise ParseError(f"no readable text in {kind} body (markup, control characters or undecodable bytes only)", url or None)
     return text, warnings

@@ -5,7 +5,9 @@ up to a cap), a per-host minimum interval (raised to the host's robots.txt ``Cra
 robots.txt through protego for web pages, a configurable User-Agent, conditional GET with stored
 validators, timeouts, a maximum body size (counted after decompression, so gzip bombs stop too),
 WAF/challenge detection, and an SSRF guard that refuses non-http(s) URLs and loopback, private or
-link-local addresses unless ``allow_private_addresses`` is set. Redirects are followed by hand so
+link-local addresses unless ``allow_private_addresses`` is set (or the host is listed in
+``private_hosts``: a local mirror is trusted, links found in its content to other private
+addresses are still refused). Redirects are followed by hand so
 that every hop passes the same checks.
 """
 
@@ -56,6 +58,7 @@ class HttpSettings:
     timeout_s: float = 30.0
     max_bytes: int = 50_000_000
     allow_private_addresses: bool = False
+    private_hosts: list[str] = field(default_factory=list)
     retries: int = 4
     backoff_factor: float = 1.0
     max_retry_after_s: float = 120.0
@@ -108,6 +111,8 @@ class Fetched:
         try:
             return json.loads(self.text)
         except ValueError as exc:
+            if self.content.lstrip()[:1] == b"<":  # an HTML error/maintenance page (or XML) instead of JSON
+                raise ParseError(f"expected JSON, got {self.content_type or 'a markup page'} (error page?)", self.url) from None
             raise ParseError(f"malformed JSON: {exc}", self.url) from None
 
 
@@ -124,6 +129,18 @@ class _CappedRetry(Retry):
         retry = super().new(**kw)
         retry.max_retry_after_s = self.max_retry_after_s
         return retry
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost reason of a requests/urllib3 error (``MaxRetryError.reason`` and the like)."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None) or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
 
 
 def is_challenge(status: int, headers: dict[str, str], content: bytes) -> bool:
@@ -193,6 +210,7 @@ class HttpClient:
         if accept:
             headers["Accept"] = accept
         if robots:
+            self._check_address(url)  # a refused address is reported as such, not as "robots.txt unreachable"
             self._check_robots(url)
         if conditional and self.validators is not None:
             stored = self.validators.get_validators(url) or {}
@@ -230,6 +248,8 @@ class HttpClient:
             except requests.exceptions.Timeout:
                 raise FetchError(f"timed out after {self.settings.timeout_s:g} s", url) from None
             except requests.exceptions.RequestException as exc:
+                if "timeout" in type(_root_cause(exc)).__name__.lower():  # a read timeout after urllib3's retries
+                    raise FetchError(f"timed out after {self.settings.timeout_s:g} s", url) from None
                 raise FetchError(f"connection failed: {type(exc).__name__}", url) from None
             if response.is_redirect and response.headers.get("location"):
                 response.close()
@@ -277,7 +297,8 @@ class HttpClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AddressRefused(f"refused non-http(s) URL scheme {parts.scheme!r}", url)
-        if self.settings.allow_private_addresses:
+        if self.settings.allow_private_addresses or parts.netloc in self.settings.private_hosts \
+                or parts.hostname in self.settings.private_hosts:
             return
         try:
             infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)

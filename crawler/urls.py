@@ -141,6 +141,7 @@ def canonical_url(url: str) -> str:
     if not host:
         return url
     port = parts.port
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
     netloc = host if port in (None, DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, v))
     return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query, quote_via=quote), ""))

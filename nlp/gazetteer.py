@@ -11,7 +11,11 @@ optional *context* that must hold for a match to count:
 - ``maritime``: the sentence has a port/shipping word (outside the match itself);
 - ``anchor``: a port word right next to the match ("port of X", "X harbour", "X港");
 - ``china`` / ``logink_zh``: the sentence mentions China / the Chinese platform;
-- ``eu`` / ``us``: the document mentions the EU / the United States.
+- ``eu`` / ``us`` / ``cn``: the document mentions the EU / the United States / China (an English
+  document that names no jurisdiction at all counts as American for ``us``).
+
+A US congressional committee named "Committee on X" is also matched as "Committee on X of the
+Senate" / "... of the House of Representatives", the form bills use.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ YAML_FILES = ("platforms.yaml", "orgs.yaml", "legislation.yaml", "ports.yaml")
 WPI_FILE = "wpi_ports.csv.gz"
 UNLOCODE_FILE = "unlocode_ports_2022-1.csv.gz"
 TYPES = ("PLATFORM", "PORT", "COMPANY", "GOV_ORG", "LEGISLATION", "TOPIC")
-CONTEXTS = ("maritime", "anchor", "china", "logink_zh", "eu", "us")
+CONTEXTS = ("maritime", "anchor", "china", "logink_zh", "eu", "us", "cn")
 
 # Ranks order the entities that share a surface: the first whose context holds wins.
 RANK_EXPLICIT, RANK_GENERATED, RANK_CURATED_NAME, RANK_BULK_MAJOR, RANK_BULK = range(5)
@@ -54,7 +58,6 @@ _NOT_PORT_NAMES = {
     "darwin", "nelson", "rose", "grace", "eden", "lucia", "maria", "victoria", "alexandria", "regina",
 }
 
-
 # Large ports whose name far more often means the city (or a person): in a maritime sentence
 # "London-based carriers" is no port call, so these need an adjacent port word ("port of London").
 _CITY_FIRST = {
@@ -69,6 +72,7 @@ _CITY_FIRST = {
     "stockholm", "superior", "sydney", "toledo", "toronto", "trinidad", "tripoli", "tunis", "venezia", "venice",
     "wellington", "wilmington", "windsor", "bone", "bona", "bonny", "deseo", "casablanca", "bordeaux", "nantes",
 }
+_CHAMBERS = {"org:us-senate": "Senate", "org:us-house": "House of Representatives"}
 _PORT_WORDS = {"port", "puerto", "porto", "harbour", "harbor", "haven", "havn", "hafen", "pelabuhan", "mina"}
 
 
@@ -91,7 +95,7 @@ class Alias:
 
     entity: str
     context: str | None = None
-    bare: bool = False  # a bare place name: rejected inside a longer proper name
+    bare: bool = False  # a bare name (place, "Congress"): rejected inside a longer proper name
     rank: int = RANK_EXPLICIT
 
 
@@ -135,6 +139,8 @@ class _Builder:
             self.surfaces[key].append(ref)
         if listed:
             self.list_name(entity, text)
+        if " and " in text and rank == RANK_EXPLICIT:  # "Transportation & Logistics", "Science & Transportation"
+            self.alias(entity, text.replace(" and ", " & "), case=case, context=context, bare=bare, listed=False)
 
     def list_name(self, entity: str, text: str) -> None:
         """Record a name for the entity's alias list (whether or not it is matched)."""
@@ -152,6 +158,7 @@ class _Builder:
         if data.get("scac"):
             ext["scac"] = data["scac"]
         self.entities[eid] = Entity(eid, data["name"], data["type"], data.get("country"), (), ext, data.get("parent"))
+        chamber = _CHAMBERS.get(data.get("parent"))
         for items in (data.get("aliases") or {}).values():
             for item in items:
                 if isinstance(item, dict):
@@ -159,6 +166,8 @@ class _Builder:
                                bare=item.get("bare", False))
                 else:
                     self.alias(eid, item)
+                    if chamber and item.startswith("Committee on "):  # bill style: "the Committee on X of the Senate"
+                        self.alias(eid, f"{item} of the {chamber}", listed=False)
         return eid
 
     def finish(self, version: str) -> Gazetteer:
@@ -188,9 +197,9 @@ def _port_variants(name: str) -> list[str]:
 
 
 def _clean_names(raw: str) -> list[str]:
-    """Usable bare names from a WPI / UN/LOCODE name field ("Nagoya, Aichi", "Chiwan Pt", "X (Y)")."""
+    """Bare names from a WPI / UN/LOCODE name field ("Nagoya, Aichi", "Chiwan Pt", "X (Y)", "Port-of-Spain")."""
     out: list[str] = []
-    for part in re.split(r";", raw):
+    for part in raw.split(";"):
         part = part.strip()
         m = re.match(r"^(.*?)\s*\((.*)\)\s*$", part)
         candidates = [m.group(1), m.group(2)] if m else [part]
@@ -201,6 +210,8 @@ def _clean_names(raw: str) -> list[str]:
                     out.append(cand)
                     cand = cand[: -len(suffix)]
             out.append(cand)
+            if "-" in cand and all(w.isalpha() for w in cand.split("-")):
+                out.append(cand.replace("-", " "))  # "Port-of-Spain" is also written "Port of Spain"
     return out
 
 
@@ -268,7 +279,8 @@ def _add_ports(b: _Builder, curated: list[dict]) -> None:
             ext["wpi"] = str(raw["wpi"])
         eid = b.add({**raw, "external_ids": ext}, type="PORT")
         for name in raw.get("names") or []:
-            b.alias(eid, name, case=not _CJK_NAME.search(name), context="maritime", bare=True, rank=RANK_CURATED_NAME)
+            context = "anchor" if name.lower() in countries else "maritime"  # Singapore, Hong Kong, Djibouti
+            b.alias(eid, name, case=not _CJK_NAME.search(name), context=context, bare=True, rank=RANK_CURATED_NAME)
             for variant in _port_variants(name):
                 b.alias(eid, variant, case=False, rank=RANK_GENERATED, listed=False)
         for port in folded:
@@ -288,6 +300,8 @@ def _add_bulk_names(b: _Builder, eid: str, names: list[str], countries: set[str]
             words = clean.lower().split()
             if not _usable_bulk_name(clean, countries):
                 b.list_name(eid, clean)
+                if clean.istitle() and clean.isalpha() and len(clean) >= 3 and clean.lower() not in countries:
+                    b.alias(eid, f"Port of {clean}", case=True, bare=True, rank=rank, listed=False)  # "Port of Mobile"
             elif len(words) > 1 and _PORT_WORDS & set(words):  # "Port Hedland", "Puerto Cortes": a port by name
                 b.alias(eid, clean, case=True, bare=True, rank=rank)
             else:

@@ -18,9 +18,8 @@ from functools import lru_cache
 from itertools import islice
 from typing import Iterable, Iterator
 
-import numpy as np
 import spacy
-from spacy.attrs import IS_PUNCT, ORTH
+from spacy.attrs import LOWER, ORTH
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.strings import hash_string
@@ -29,7 +28,7 @@ from spacy.util import compile_infix_regex
 
 from nlp.gazetteer import Alias, Gazetteer, entity_rows, load_gazetteer
 from nlp.langid import SUPPORTED, detect
-from nlp.text import CJK_CHARS, CJK_PUNCT, Block, cjk_language, has_cjk, paragraphs
+from nlp.text import CJK_CHARS, CJK_FOLD, CJK_PUNCT, Block, cjk_language, fold_cjk, has_cjk, paragraphs
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ _CJK_INFIX = f"[{CJK_CHARS}{CJK_PUNCT}]"
 _HYPHEN_INFIX = r"(?<=[^\W\d_])[-\u2010\u2011\u2013](?=[^\W\d_])"
 _WORDS_ONLY = re.compile(r"^[^\W\d_]+(?: [^\W\d_]+)*$")
 _SENT_PUNCT = [".", "!", "?", "。", "！", "？", "｡", "．", "!?", "?!", "..."]
-_FINAL_HASHES = np.array([hash_string(p) for p in _SENT_PUNCT], dtype=np.uint64)
+_FINAL_HASHES = frozenset(hash_string(p) for p in _SENT_PUNCT)
 
 # Context cues: (text, mode) with mode 0 = anywhere (compounds: "Containerhafen"), 1 = whole word,
 # 2 = word start ("Chin" -> China, chinois, chinesisch). Sentence cues are matched on lower-cased
@@ -62,9 +61,9 @@ _SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
     "maritime": tuple(
         [(w, 1) for w in ("port", "ports", "ship", "ships", "berth", "berths", "quay", "quays", "carrier", "carriers",
                           "freight", "liner", "liners", "teu", "teus", "dock", "docks", "docked", "porto", "porti",
-                          "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven")]
+                          "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven", "havens")]
         + [(w, 0) for w in ("seaport", "harbour", "harbor", "terminal", "shipping", "vessel", "container", "maritime",
-                            "cargo", "hafen", "häfen", "schiff", "reederei", "puerto", "portuari", "portuale",
+                            "cargo", "hafen", "häfen", "schiff", "reeder", "frachter", "puerto", "contenedor", "naviera", "conteneur", "portuari", "portuale",
                             "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",
                             "rederij", "navire", "armateur", "buque", "navier", "żeglug", "morsk", "港", "码头", "碼頭",
                             "航运", "航運", "集装箱", "貨櫃", "货柜", "船", "コンテナ", "海運", "埠頭")]),
@@ -73,22 +72,38 @@ _SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
                    + [(w, 0) for w in ("people's republic", "中国", "中國", "中共", "北京", "中华", "中華")]),
     "logink_zh": (("国家", 0), ("國家", 0), ("交通运输", 0), ("交通運輸", 0), ("logink", 0)),
 }
+_SENTENCE_CUES["china"] += (("logink", 0),)  # the platform is Chinese: "the Foreign Ministry defended LOGINK"
 _DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
-    "eu": (("Europ", 0), ("europ", 0), ("EU", 1), ("E.U.", 1), ("Brussels", 1), ("Member State", 2), ("MEP", 2),
+    "eu": (("Europ", 0), ("europ", 0), ("EU", 1), ("E.U.", 1), ("UE", 1), ("Brussels", 1), ("Bruxelles", 1),
+           ("Brüssel", 1), ("Bruselas", 1), ("Brussel", 1), ("Member State", 2), ("États membres", 1),
+           ("Estados miembros", 1), ("Mitgliedstaat", 2), ("lidstaten", 1), ("MEP", 2),
            ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
     "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("United States", 1), ("America", 2), ("Washington", 1),
            ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0)),
+    # other jurisdictions with a Senate, a Coast Guard or a Department of Transportation of their own
+    "other": (("Australia", 2), ("Canberra", 1), ("Canad", 2), ("Ottawa", 1), ("UK", 1), ("U.K.", 1), ("Britain", 1),
+              ("British", 1), ("Westminster", 1), ("Parliament", 1), ("Philippin", 2), ("India", 2), ("Ireland", 1),
+              ("Irish", 1), ("New Zealand", 1), ("Nigeria", 2), ("Kenya", 2), ("Pakistan", 2), ("Malaysia", 2),
+              ("Singapore", 1), ("Sri Lanka", 1), ("Jamaica", 2)),
+    "cn": (("Chin", 2), ("chin", 2), ("Beijing", 1), ("Peking", 2), ("Pékin", 1), ("Pekín", 1), ("PRC", 1),
+           ("Xi Jinping", 1), ("LOGINK", 0), ("Logink", 0), ("中国", 0), ("中國", 0), ("中共", 0), ("北京", 0)),
 }
 _PORT_BEFORE = {"port", "ports", "harbour", "harbor", "seaport", "haven", "hafen", "häfen", "puerto", "puertos",
                 "porto", "porti", "portos", "港"}
 _PORT_AFTER = {"port", "ports", "harbour", "harbor", "seaport", "terminal", "terminals", "港", "港口", "haven", "hafen"}
 _NAME_OK_AFTER = _PORT_AFTER | {"authority"}
+_PORT_NOUNS = {"container", "containers", "harbour", "harbor", "seaport", "waterfront", "docks", "quay", "quays",
+               "berth", "berths", "港区"}
+_CITY_SENSE_AFTER_HYPHEN = {"based", "headquartered", "listed", "registered", "born", "area"}
 _NAME_OK_BEFORE = _PORT_BEFORE | {
     "the", "in", "at", "of", "from", "to", "and", "or", "via", "near", "between", "like", "including", "such",
     "northern", "southern", "eastern", "western", "greek", "dutch", "belgian", "german", "spanish", "italian",
     "french", "portuguese", "polish", "latvian", "chinese", "japanese", "korean", "american", "european",
     "british", "israeli", "peruvian", "pakistani", "emirati", "malaysian", "thai", "taiwanese", "singaporean",
 }
+_DRY_PORT = {"dry", "seco", "sec", "secco", "droge"}  # "puerto seco en Zaragoza": an inland depot
+_COORDINATION = {",", "and", "und", "et", "y", "e", "en", "or", "oder", "ou", "o", "&", "/", "、", "和", "与", "與", "及"}
+_DEFER = "defer"  # _accept's verdict for a name that failed only its maritime context
 _PERSON_TITLES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sen.", "rep.", "senator", "representative",
                   "congressman", "congresswoman", "president", "minister", "mayor", "governor", "judge"}
 
@@ -114,7 +129,13 @@ def _blank(lang: str, cjk: bool = False) -> Language:
         nlp = spacy.blank("xx")
     infixes = [*nlp.Defaults.infixes, _HYPHEN_INFIX, *([_CJK_INFIX] if cjk or lang == "cjk" else [])]
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    if cjk or lang == "cjk":  # LOWER also folds traditional / shinjitai characters (computed once per lexeme)
+        nlp.vocab.lex_attr_getters[LOWER] = _lower_folded
     return nlp
+
+
+def _lower_folded(text: str) -> str:
+    return text.lower().translate(CJK_FOLD)
 
 
 @lru_cache(maxsize=1)
@@ -218,15 +239,13 @@ class _Sentences:
 
     def __init__(self, doc: Doc) -> None:
         self.doc = doc
-        attrs = doc.to_array([ORTH, IS_PUNCT])
-        finals = np.flatnonzero((attrs[:, :1] == _FINAL_HASHES).any(axis=1)).tolist()
-        punct = attrs[:, 1].tolist()
         self.starts = [0]
-        for f in finals:
+        orths = doc.to_array(ORTH).tolist()
+        for f in [i for i, orth in enumerate(orths) if orth in _FINAL_HASHES]:
             k = f + 1
-            while k < len(punct) and punct[k]:
+            while k < len(orths) and doc[k].is_punct:
                 k += 1
-            if self.starts[-1] < k < len(punct):
+            if self.starts[-1] < k < len(orths):
                 self.starts.append(k)
 
     def is_start(self, i: int) -> bool:
@@ -250,16 +269,24 @@ class _Candidate:
 class _DocState:
     """Per-document caches: document contexts and sentence cue positions."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lang: str = "") -> None:
         self.text = text
+        self.lang = lang
         self.doc_context: dict[str, bool] = {}
         self.cues: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         self.sentences: _Sentences | None = None  # of the spaCy doc being matched
-        self.block_text = ""  # the text of that doc
+        self.block: Block | None = None  # the paragraph of that doc
+        self.block_text = ""  # its text
         self._lowered: str | None = None
 
     def start_block(self, block: Block) -> None:
-        self.sentences, self.block_text, self._lowered = None, block.text, None
+        self.sentences, self.block, self.block_text, self._lowered = None, block, block.text, None
+
+    def line_break_between(self, end: int, start: int) -> bool:
+        """Whether the original text has a line break between two normalised positions of the block."""
+        if start <= end:
+            return False
+        return "\n" in self.text[self.block.to_original(end - 1) + 1 : self.block.to_original(start)]
 
     def lowered(self) -> str:
         """The block text in lower case, position for position."""
@@ -274,10 +301,15 @@ class _DocState:
         return self.sentences
 
     def has_doc_context(self, name: str) -> bool:
-        """"us": the document mentions the United States; "eu": it mentions the EU more often than the US."""
+        """Document context ``name``: "us" = the United States is mentioned; "us_default" = that, or the
+        document is English and names neither the EU nor another English-speaking jurisdiction (a bill
+        or an American news item rarely says "U.S." before "the Coast Guard"); "eu" = the EU more often
+        than the US; "cn" = China is mentioned."""
         if not self.doc_context:
             counts = {n: len(_cue_spans(self.text, 0, len(self.text), cues)) for n, cues in _DOC_CUES.items()}
-            self.doc_context = {"eu": counts["eu"] > counts["us"], "us": counts["us"] > 0}
+            us = counts["us"] > 0
+            self.doc_context = {"eu": counts["eu"] > counts["us"], "us": us, "cn": counts["cn"] > 0,
+                                "us_default": us or (self.lang == "en" and counts["eu"] == 0 and counts["other"] == 0)}
         return self.doc_context[name]
 
 
@@ -293,6 +325,8 @@ class Annotator:
         self._term_forms: dict[str, tuple[str, bool]] = {}
         for name, spec in self.topics.items():
             for eid in spec.get("entities", []):
+                if eid not in self.gazetteer.entities:
+                    log.warning("topic %s: unknown entity id %s (not in the gazetteer)", name, eid)
                 self._topic_of.setdefault(eid, name)
             for term in spec.get("terms", []):
                 self._add_term(name, term)
@@ -316,7 +350,10 @@ class Annotator:
         wanted = set(self._topic_of)
         for key, aliases in self.gazetteer.surfaces.items():
             if any(a.entity in wanted for a in aliases):
-                (exact if key[1] else folded).add(self.gazetteer.forms[key])
+                form = self.gazetteer.forms[key]
+                (exact if key[1] else folded).add(form)
+                if has_cjk(form):
+                    folded.add(fold_cjk(form))
         return [p for p in (_compile_any(exact, 0), _compile_any(folded, re.IGNORECASE)) if p is not None]
 
     @property
@@ -334,7 +371,9 @@ class Annotator:
 
     def is_relevant(self, text: str) -> bool:
         """True when ``text`` names a topic entity or term (a fast, slightly generous pre-filter)."""
-        return any(p.search(text) for p in self._relevance)
+        if any(p.search(text) for p in self._relevance):
+            return True
+        return has_cjk(text) and any(p.search(fold_cjk(text)) for p in self._relevance)
 
     # --- annotation --------------------------------------------------------------------------------
 
@@ -357,13 +396,13 @@ class Annotator:
         for i, (_, blocks) in enumerate(plans):
             for block_lang, block in blocks:
                 by_lang.setdefault(block_lang, []).append((i, block))
-        states = [_DocState(text) for _, text, _ in batch]
+        states = [_DocState(text, plan[0]) for (_, text, _), plan in zip(batch, plans)]
         mentions: list[list[dict]] = [[] for _ in batch]
         for lang, blocks in by_lang.items():
             nlp = _lang_model(lang).nlp
             if self._terms:
                 self._terms.extend(_model_key(lang), nlp)
-            docs = nlp.pipe((block.text for _, block in blocks), batch_size=256)
+            docs = nlp.tokenizer.pipe((block.text for _, block in blocks), batch_size=256)  # no components
             for (i, block), doc in zip(blocks, docs):
                 mentions[i] += self._mentions(doc, block, states[i])
             _recycle_if_grown(lang)
@@ -389,13 +428,23 @@ class Annotator:
         sources = [(_gazetteer_patterns(), self.gazetteer.surfaces)]
         if self._terms:
             sources.append((self._terms, self._term_surfaces))
+        deferred: list[_Candidate] = []
         state.start_block(block)
         for patterns, surfaces in sources:
             for key, start, end in patterns(doc):
+                first_deferred = None
                 for alias in surfaces[key]:
-                    if self._accept(alias, doc, start, end, state):
+                    verdict = self._accept(alias, doc, start, end, state)
+                    if verdict is True:
                         candidates.append(_Candidate(start, end, alias))
                         break
+                    if verdict == _DEFER and first_deferred is None:
+                        first_deferred = _Candidate(start, end, alias)
+                else:
+                    if first_deferred:
+                        deferred.append(first_deferred)
+        if deferred:
+            candidates += self._rescue(doc, candidates, deferred, state)
         taken: set[int] = set()
         out = []
         for c in sorted(candidates, key=lambda c: (c.start - c.end, c.alias.rank, c.start)):
@@ -404,28 +453,66 @@ class Annotator:
                 out.append(self._mention(doc, block, c, state))
         return sorted(out, key=lambda m: m["start"])
 
-    def _accept(self, alias: Alias, doc: Doc, start: int, end: int, state: _DocState) -> bool:
-        if alias.bare and not _plain_name(doc, start, end, state.sentences_of(doc)):
+    def _rescue(self, doc: Doc, accepted: list[_Candidate], deferred: list[_Candidate],
+                state: _DocState) -> list[_Candidate]:
+        """Names that failed only their maritime context but stand next to shipping names.
+
+        A company acronym counts when its sentence names a port or a carrier ("Maersk und MSC
+        beenden ihre Allianz"); a port name counts when coordinated with a port ("in Bremerhaven
+        und Hamburg"), also in a chain ("Rotterdam, Hamburg and Antwerp").
+        """
+        sents = state.sentences_of(doc)
+        ents = self.gazetteer.entities
+
+        def kind(c: _Candidate) -> str:
+            ent = ents.get(c.alias.entity)
+            return "" if ent is None else "port" if ent.type == "PORT" else "carrier" if "scac" in ent.external_ids else ""
+
+        shipping = {sents.chars(c.start, c.end)[0] for c in accepted if kind(c)}
+        ports = [c for c in accepted if kind(c) == "port"]
+        rescued = []
+        for c in deferred:
+            if kind(c) != "port" and sents.chars(c.start, c.end)[0] in shipping:
+                rescued.append(c)
+        pending = [c for c in deferred if kind(c) == "port"]
+        while pending:
+            joined = [c for c in pending if any(_coordinated(doc, c, p) for p in ports)]
+            if not joined:
+                break
+            rescued += joined
+            ports += joined
+            pending = [c for c in pending if c not in joined]
+        return rescued
+
+    def _accept(self, alias: Alias, doc: Doc, start: int, end: int, state: _DocState) -> bool | str:
+        """True when the alias's conditions hold; _DEFER when only its maritime context is missing."""
+        if alias.bare and not _plain_name(doc, start, end, state, alias.entity.startswith("port:")):
             return False
         ctx = alias.context
         if ctx is None:
             return True
+        if ctx == "us" and end - start > 1:  # names ("Coast Guard"), not acronyms or bare words ("DOT", "Senate")
+            return state.has_doc_context("us_default")
         if ctx in _DOC_CUES:
             return state.has_doc_context(ctx)
         if ctx == "anchor":
             before = {t.lower_ for t in doc[max(0, start - 3) : start]}
+            if before & _DRY_PORT:
+                return False
             return bool(before & _PORT_BEFORE) or (end < len(doc) and doc[end].lower_ in _PORT_AFTER)
         s_start, s_end = state.sentences_of(doc).chars(start, end)
         key = (ctx, id(doc), s_start)
         if key not in state.cues:
             state.cues[key] = _cue_spans(state.lowered(), s_start, s_end, _SENTENCE_CUES[ctx])
         lo, hi = doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
-        return any(e <= lo or s >= hi for s, e in state.cues[key])
+        if any(e <= lo or s >= hi for s, e in state.cues[key]):
+            return True
+        return _DEFER if ctx == "maritime" else False
 
     def _mention(self, doc: Doc, block: Block, c: _Candidate, state: _DocState) -> dict:
         original = state.text
-        span = doc[c.start : c.end]
-        start, end = block.span(span.start_char, span.end_char)
+        last = doc[c.end - 1]
+        start, end = block.span(doc[c.start].idx, last.idx + len(last))
         sent_start, sent_end = block.span(*state.sentences_of(doc).chars(c.start, c.end))
         entity = c.alias.entity
         ent = self.gazetteer.entities.get(entity)
@@ -438,17 +525,28 @@ class Annotator:
     # --- stance and output -----------------------------------------------------------------------------
 
     def _add_stance(self, batch: list[tuple], mentions: list[list[dict]]) -> None:
+        """Classify every topic mention of the batch in one ``predict`` call.
+
+        Mentions of the same entity in the same sentence share the first one's window: the stance
+        labels are defined per sentence and target (``nlp/stance_data/GUIDELINE.md``).
+        """
         if not self._stance:
             return
-        targets = [(m, text) for (_, text, _), found in zip(batch, mentions) for m in found if m["topic"]]
-        if not targets:
-            return
-        windows = [_stance_window(text, m["start"], m["end"]) for m, text in targets]
-        unique = list(dict.fromkeys(windows))  # boilerplate repeats: classify each window once
-        predicted = dict(zip(unique, self._stance.predict(unique)))
-        for (m, _), window in zip(targets, windows):
-            label, score = predicted[window]
-            m["stance"], m["stance_score"] = label, round(float(score), 4)
+        groups: dict[tuple, list[dict]] = {}
+        windows: dict[tuple, str] = {}
+        for i, ((_, text, _), found) in enumerate(zip(batch, mentions)):
+            for m in found:
+                if m["topic"]:
+                    key = (i, m["sentence"], m["entity"])
+                    if key not in groups:
+                        windows[key] = _stance_window(text, m["start"], m["end"])
+                    groups.setdefault(key, []).append(m)
+        unique = list(dict.fromkeys(windows.values()))  # boilerplate repeats: classify each window once
+        predicted = dict(zip(unique, self._stance.predict(unique))) if unique else {}
+        for key, group in groups.items():
+            label, score = predicted[windows[key]]
+            for m in group:
+                m["stance"], m["stance_score"] = label, round(float(score), 4)
 
     def _result(self, doc_id, lang: str, mentions: list[dict]) -> dict:
         entities: dict[str, dict] = {}
@@ -491,21 +589,36 @@ def _stance_window(text: str, start: int, end: int) -> str:
     return _stance.make_window(text[lo:hi], start - lo, end - lo)
 
 
-def _plain_name(doc: Doc, start: int, end: int, sentences: _Sentences) -> bool:
-    """False when a bare place name is part of a longer proper name ("Tom Cotton", "Valencia CF")."""
+def _coordinated(doc: Doc, a: _Candidate, b: _Candidate) -> bool:
+    """Whether two matches are joined by a comma or a conjunction ("Bremerhaven und Hamburg")."""
+    first, second = (a, b) if a.start < b.start else (b, a)
+    between = doc[first.end : second.start]
+    return 1 <= len(between) <= 2 and all(t.lower_ in _COORDINATION for t in between)
+
+
+def _plain_name(doc: Doc, start: int, end: int, state: _DocState, place: bool) -> bool:
+    """False when a bare name is part of a longer proper name ("Tom Cotton", "Valencia CF") or, for a
+    ``place``, used in its city sense ("Hong Kong-based", "Singapore's PSA"). A line break in the
+    original text separates names ("to the Commission\\nRule 144")."""
     first = doc[start]
     if has_cjk(first.text):
         return True  # CJK names: no capitalisation to go by
-    if start > 0 and not sentences.is_start(start):
+    if start > 0 and not state.sentences_of(doc).is_start(start):
         prev = doc[start - 1]
         if prev.lower_ in _PERSON_TITLES:
             return False
-        if prev.is_alpha and prev.text[:1].isupper() and prev.lower_ not in _NAME_OK_BEFORE:
+        if (prev.is_alpha and prev.text[:1].isupper() and prev.lower_ not in _NAME_OK_BEFORE
+                and not state.line_break_between(prev.idx + len(prev), first.idx)):
             return False
     if end < len(doc):
-        nxt = doc[end]
-        if nxt.is_alpha and nxt.text[:1].isupper() and nxt.lower_ not in _NAME_OK_AFTER:
+        last, nxt, after = doc[end - 1], doc[end], doc[end + 1].lower_ if end + 1 < len(doc) else ""
+        if (nxt.is_alpha and nxt.text[:1].isupper() and nxt.lower_ not in _NAME_OK_AFTER
+                and not state.line_break_between(last.idx + len(last), nxt.idx)):
             return False
+        if place and nxt.text in ("-", "\u2013") and after in _CITY_SENSE_AFTER_HYPHEN:
+            return False  # "Hong Kong-based OOCL": the city
+        if place and nxt.lower_ in ("'s", "\u2019s") and after not in _PORT_AFTER | _PORT_NOUNS:
+            return False  # "Singapore's PSA", "Hamburg's HHLA"; but "Rotterdam's port" stays
     return True
 
 

@@ -2,9 +2,9 @@
 
 A document is cut into paragraphs at blank lines. Inside a paragraph every whitespace run that is
 not a single space becomes one space, and a line-break hyphen between two lower-case letters
-("logis-\\ntics") or a pinyin gloss inside Chinese text ("運(yùn)輸") disappears, so that names
-broken across lines or glossed still match. Each paragraph keeps
-a piecewise-linear map from its normalised positions back to positions in the original text.
+("logis-" + newline + "tics") or a pinyin gloss inside Chinese text ("運(yùn)輸") disappears, so
+that names broken across lines or glossed still match. Each paragraph keeps a piecewise-linear
+map from its normalised positions back to positions in the original text.
 """
 
 from __future__ import annotations
@@ -90,8 +90,29 @@ def has_cjk(text: str) -> bool:
 
 
 def cjk_language(text: str) -> str | None:
-    """"ja" or "zh" when CJK characters outnumber Latin letters in ``text``, else None."""
+    """The CJK language of ``text`` ("ja" with kana, else "zh") when CJK characters outnumber Latin letters."""
     cjk = len(_CJK.findall(text))
     if not cjk or cjk < len(_LATIN.findall(text)):
         return None
     return "ja" if len(_KANA.findall(text)) * 10 >= cjk else "zh"
+
+
+# Traditional (and Japanese shinjitai) -> simplified forms of the characters that occur in names of
+# ports, agencies, companies and platforms. Matching folds both the patterns and the text with it,
+# so mixed spellings match ("国家交通運輸物流公共信息平台" in Japanese text, "臺/台" in Taiwanese
+# text). Folding is one-way and only has to be consistent: an incomplete table costs recall, never
+# offsets.
+_FOLD_FROM = ("國運輸臺網絡東亞務資訊華遠廣門島灣區縣廳會議員經濟審為興鐵聯關稅總處辦據數庫統歐發兩陸線號車龍碼頭貨櫃裝險"
+              "風應態術證監測軍黨長陽萬寧蘭廈漢鹽連寶條約權際協報體產業劃邊對貿進銷開營隊紀錄雲電機場達維護衛館廠倉儲"
+              "標準實驗檢驗規範與於來時後間傳團圖營轉變覽權歷濱臨閩淅灣鎮劉黃鄭陳張楊趙吳周孫馬羅蘇葉鐘盧謝"
+              "亜経済関鉄総発処県広変検証険転伝団図浜楽売読辺沢構設計義專將從鏈環遞郵")
+_FOLD_TO = ("国运输台网络东亚务资讯华远广门岛湾区县厅会议员经济审为兴铁联关税总处办据数库统欧发两陆线号车龙码头货柜装险"
+            "风应态术证监测军党长阳万宁兰厦汉盐连宝条约权际协报体产业划边对贸进销开营队纪录云电机场达维护卫馆厂仓储"
+            "标准实验检验规范与于来时后间传团图营转变览权历滨临闽淅湾镇刘黄郑陈张杨赵吴周孙马罗苏叶钟卢谢"
+            "亚经济关铁总发处县广变检证险转传团图滨乐卖读边泽构设计义专将从链环递邮")
+CJK_FOLD = str.maketrans(_FOLD_FROM, _FOLD_TO)
+
+
+def fold_cjk(text: str) -> str:
+    """``text`` with traditional / shinjitai characters replaced by simplified ones (same length)."""
+    return text.translate(CJK_FOLD)

@@ -134,8 +134,9 @@ def test_digest_content_groups_filters_and_escapes(env):
     assert [s.name for s in d.sections] == ["logink"]  # the subscriber's topic only: cranes excluded
     entities = d.sections[0].entities
     assert [e.name for e in entities] == ["LOGINK", "NEAL-NET"]  # most mentioned first
-    assert [doc.title for s in entities[0].stories for doc in s.documents] == [
-        "Port Infrastructure Development Program", SCRIPT_TITLE] or len(entities[0].stories) == 2
+    assert sorted(doc.title for s in entities[0].stories for doc in s.documents) == sorted([
+        "Port Infrastructure Development Program", SCRIPT_TITLE])
+    assert entities[0].total == 3 and entities[0].stances == {"critical": 2, "neutral": 1} and entities[0].more == 0
     assert d.subject.startswith("LOGINK: 4 new mentions (2 critical) — week of ")
     # escaping: the title is escaped in HTML, the mention highlighted with <mark> around escaped text
     assert "<script>" not in d.html and "&lt;script&gt;" in d.html
@@ -221,7 +222,9 @@ def test_refused_then_delivered_on_next_send(env, smtp, monkeypatch):
     result = env.run("digest", "send", "--now", now_after_seed().isoformat())
     assert result.exit_code == 1 and "554" in result.output
     db = env.db()
-    assert db["digests"].count == 0 and db["digest_items"].count == 0
+    failed = list(db["digests"].rows)
+    assert [r["status"] for r in failed] == ["failed", "failed"] and "554" in failed[0]["error"]
+    assert db["digest_items"].count == 0  # the attempt is visible, nothing counts as delivered
     smtp.refuse = False
     result = env.run("digest", "send", "--now", now_after_seed().isoformat())
     assert result.exit_code == 0, result.output
@@ -237,7 +240,9 @@ def test_unreachable_server_records_nothing(env, monkeypatch, caplog):
     assert result.exit_code == 1
     assert "cannot deliver through smtp://user:***@127.0.0.1" in result.output
     assert "s3cr" not in result.output and "s3cr" not in caplog.text
-    assert env.db()["digests"].count == 0
+    rows = list(env.db()["digests"].rows)
+    assert {r["status"] for r in rows} == {"failed"} and not any("s3cr" in r["error"] for r in rows)
+    assert env.db()["digest_items"].count == 0
 
 
 def test_starttls_required_refuses_plain_server(env, smtp, monkeypatch):
@@ -246,7 +251,8 @@ def test_starttls_required_refuses_plain_server(env, smtp, monkeypatch):
     seed(env)
     result = env.run("digest", "send", "--now", now_after_seed().isoformat())
     assert result.exit_code == 1 and "does not offer STARTTLS" in result.output
-    assert smtp.messages == [] and env.db()["digests"].count == 0
+    assert smtp.messages == [] and env.db()["digest_items"].count == 0
+    assert {r["status"] for r in env.db()["digests"].rows} == {"failed"}
 
 
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:
@@ -406,3 +412,17 @@ def test_subscriber_from_string_gets_every_topic(env):
     d = build_digest(db, config, "someone@example.org", now_after_seed())
     assert {s.name for s in d.sections} == {"logink", "cranes"}
     assert isinstance(d.subscriber, Subscriber) and d.total == 5
+
+
+def test_footer_reports_failing_and_stale_sources(env):
+    env.configure({"federal-register": {}, "ec-press": {}}, extra=(
+        '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n'
+        '[digest]\nbase_url = "https://tracker.example.org"\n'))
+    config = load_config(str(env.config_path))
+    db = seed(env)
+    run = writes.start_run(db, "federal-register")
+    writes.finish_run(db, run, "federal-register", "failed", {}, "HTTP 503 from upstream", None, {})
+    d = build_digest(db, config, "x@example.org", now_after_seed())
+    assert [h["source"] for h in d.health] == ["federal-register"]  # ec-press never ran: not an alarm
+    assert "1 of 2 sources need attention" in d.html and "federal-register: <b>failing</b>" in d.html
+    assert "HTTP 503 from upstream" in d.html and "- federal-register: failing (failed: HTTP 503 from upstream)" in d.text

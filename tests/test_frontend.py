@@ -228,6 +228,16 @@ def test_fts_stays_in_sync_after_repeated_upserts(sample):
     assert db.execute("select count(*) from documents_fts").fetchone()[0] == db["documents"].count
 
 
+def test_highlight_finds_the_mention_and_escapes_everything():
+    from tracker.plugins.mention_context import highlight
+
+    assert highlight("A <b> LOGINK risk", "LOGINK", 120, 126) == "A &lt;b&gt; <mark>LOGINK</mark> risk"  # document offsets
+    assert highlight("The Logink platform", "LOGINK") == "The <mark>Logink</mark> platform"
+    assert highlight("Straße and LOGINK", "LOGINK", 11, 17) == "Straße and <mark>LOGINK</mark>"
+    assert highlight("No mention <i>here</i>", "LOGINK") == "No mention &lt;i&gt;here&lt;/i&gt;"
+    assert highlight(None, "LOGINK") == ""
+
+
 def test_connections_get_fts_query_and_a_memory_map(tmp_path):
     import sqlite3
 

@@ -231,3 +231,13 @@ def test_text_decoding_non_utf8():
 def test_malformed_json_is_a_parse_error(body):
     with pytest.raises(ParseError):
         Fetched("http://x", 200, {}, body).json()
+
+
+def test_private_hosts_allowlist_trusts_only_the_mirror(replay):
+    replay.add("/ok", b"mirror")
+    host = replay.url().split("//", 1)[1]
+    c = HttpClient(HttpSettings(min_interval_s=0, private_hosts=[host]))
+    assert c.get(replay.url("/ok")).content == b"mirror"
+    for other in ("http://127.0.0.2/secret", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/"):
+        with pytest.raises(AddressRefused):
+            c.get(other)

@@ -126,6 +126,12 @@ def test_person_names_are_not_ports(ann):
     assert not [m for m in result["mentions"] if m["type"] == "PORT"]
 
 
+def test_city_sense_of_a_port_name(ann):
+    text = "Hong Kong-based OOCL and Singapore's PSA run container terminals; Rotterdam's port handles ships."
+    ports = [m["text"] for m in ann.annotate(text, lang="en")["mentions"] if m["type"] == "PORT"]
+    assert ports == ["Rotterdam"]
+
+
 def test_longest_match_wins(ann):
     result = ann.annotate("The Hamburger Hafen und Logistik AG (HHLA) runs terminals in the port.", lang="en")
     assert found(result, "org:hhla") == ["Hamburger Hafen und Logistik AG", "HHLA"]
@@ -238,6 +244,18 @@ def test_annotate_many_streams_in_order(ann):
     assert [r["id"] for r in results] == [f"d{i}" for i in range(130)]
     assert [bool(r["mentions"]) for r in results[:4]] == [False, True, False, True]
     assert ann.annotate_many([]) is not None and list(ann.annotate_many([])) == []
+
+
+def test_pipeline_rebuilt_when_vocabulary_grows(ann, monkeypatch):
+    from nlp import pipeline
+
+    monkeypatch.setattr(pipeline, "VOCAB_GROWTH", 50)
+    before = pipeline._lang_model("en").nlp
+    text = " ".join(f"word{i}" for i in range(200)) + ". LOGINK ships call at the Port of Rotterdam."
+    first = ann.annotate(text, lang="en")
+    assert pipeline._lang_model("en").nlp is not before  # dropped after the batch, rebuilt on use
+    assert ann.annotate(text, lang="en")["mentions"] == first["mentions"]
+    assert ids(first) == ["platform:logink", "port:NLRTM"]
 
 
 def test_language_argument_overrides_and_is_normalised(ann):

@@ -86,7 +86,8 @@ def sources(app: App, as_json: bool) -> None:
 def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, max_docs: int | None, no_nlp: bool) -> None:
     """Incremental crawl (all enabled sources by default), then NLP on new and changed documents.
 
-    A failing source is recorded and the others still run; the exit status is 1 if any failed.
+    A failing source is recorded and the others still run; the exit status is 1 if any source failed,
+    was blocked, or failed for some items (``partial``).
     """
     from crawler.registry import SOURCES
     from tracker.annotation import annotate_pending
@@ -107,7 +108,7 @@ def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, 
     if not no_nlp:
         totals = annotate_pending(db, app.config, progress=sys.stderr.isatty())
         click.echo(f"nlp: {totals['documents']} documents annotated, {totals['new_mentions']} new mentions")
-    if any(r.status not in ("ok",) for r in results):
+    if any(r.status != "ok" for r in results):
         sys.exit(1)
 
 

@@ -24,7 +24,7 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 HTTP_TYPES = {
     "user_agent": str, "min_interval_s": (int, float), "timeout_s": (int, float), "max_bytes": int,
     "allow_private_addresses": bool, "retries": int, "backoff_factor": (int, float), "max_retry_after_s": (int, float),
-    "max_redirects": int,
+    "max_redirects": int, "private_hosts": list,
 }
 SECTIONS = {"database", "http", "nlp", "topics", "sources", "digest"}
 
@@ -131,6 +131,10 @@ def load_config(explicit: str | None = None, db_override: str | None = None) -> 
             raise ConfigError(f"http.{key}", "unknown key")
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise ConfigError(f"http.{key}", f"expected {_type_name(expected)}, got {value!r}")
+        if expected is list:
+            if not all(isinstance(v, str) and v for v in value):
+                raise ConfigError(f"http.{key}", "expected a list of host or host:port strings")
+            continue
         if expected is not bool and expected is not str and value < 0:
             raise ConfigError(f"http.{key}", f"must not be negative, got {value!r}")
     http = HttpSettings(**http_raw)
@@ -246,5 +250,5 @@ def _table(raw: dict, key: str) -> dict:
 
 
 def _type_name(expected) -> str:
-    names = {str: "a string", bool: "true or false", int: "an integer"}
+    names = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
     return names.get(expected, "a number")

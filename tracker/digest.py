@@ -235,9 +235,10 @@ def db_name(db) -> str:
 
 
 def last_delivery(db, email: str) -> dict | None:
-    """The subscriber's latest recorded digest (sent, or skipped because empty)."""
+    """The subscriber's latest recorded digest (sent, or skipped because empty; failed attempts do not count)."""
     row = db.execute(
-        "select id, sent_at, period_end, status from digests where subscriber = ? order by sent_at desc, id desc limit 1",
+        "select id, sent_at, period_end, status from digests where subscriber = ? and status in ('sent', 'skipped') "
+        "order by sent_at desc, id desc limit 1",
         [email],
     ).fetchone()
     return dict(zip(("id", "sent_at", "period_end", "status"), row)) if row else None
@@ -557,6 +558,16 @@ def record_delivery(db, digest: Digest, message_id: str | None, sent_at: datetim
                 {**digest._params, "digest_id": digest_id},
             )
     return digest_id
+
+
+def record_failure(db, digest: Digest, error: str) -> None:
+    """Keep a failed delivery attempt visible (status ``failed``, no items): it never counts as delivered."""
+    db.execute(
+        "insert into digests (subscriber, sent_at, subject, items, period_start, period_end, status, mentions_total, error) "
+        "values (?, ?, ?, 0, ?, ?, 'failed', ?, ?)",
+        [digest.subscriber.email, iso(digest.now), digest.subject, iso(digest.period_start), digest.period_end,
+         digest.total, error],
+    )
 
 
 # --- the chart: a PNG without dependencies --------------------------------------------------------

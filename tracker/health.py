@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 import click
 
-from tracker.app import App, pass_app
+from tracker.app import App, UsageProblem, pass_app
 from tracker.config import Config
 
 STALE_INTERVALS = 3
@@ -99,7 +99,10 @@ def status(app: App, as_json: bool, now_iso: str | None) -> None:
 
     Exit status 1 when any enabled source is stale or failing (for monitoring), else 0.
     """
-    now = _parse(now_iso) if now_iso else None
+    try:
+        now = _parse(now_iso) if now_iso else None
+    except ValueError:
+        raise UsageProblem(f"--now: expected an ISO date-time, got {now_iso!r}") from None
     db = app.open_db(create=app.db_path.exists())  # migrate an existing database; a missing one is an error
     rows = source_health(db, app.config, now)
     if as_json:

@@ -10,7 +10,8 @@ The URL is only ever logged with its password masked.
 Each subscriber's digest is one message (multipart/alternative: text + HTML with the stance chart
 as an inline ``cid:`` image) with its own Message-ID. It is recorded in ``digests`` /
 ``digest_items`` only after the server accepted it: a refused or unreachable server leaves nothing
-recorded and the next tick delivers. (A crash between acceptance and recording can resend one
+recorded as delivered (the attempt is kept as a ``failed`` row with the error and no items) and the
+next tick delivers. (A crash between acceptance and recording can resend one
 digest: delivery is at least once, never silently lost.)
 """
 
@@ -26,7 +27,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tracker.digest import Digest, build_digest, record_delivery, subscribers
+from tracker.digest import Digest, build_digest, record_delivery, record_failure, subscribers
 
 log = logging.getLogger("tracker.mailer")
 
@@ -191,6 +192,7 @@ def send_digests(db, config, now: datetime | None = None, only: list[str] | None
                 deliver(target, msg)
             except MailError as exc:
                 outcome.status, outcome.error = "failed", str(exc)
+                record_failure(db, digest, str(exc))
                 log.error("digest not delivered", extra={"subscriber": sub.email, "error": str(exc)})
             else:
                 outcome.status, outcome.message_id = "sent", msg["Message-ID"]

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import click
@@ -164,7 +164,8 @@ def due_subscribers(db, config, now: datetime) -> list[str]:
     instant = iso(schedule.last_due(now, tz))
     due = []
     for sub in subscribers(config):
-        done = db.execute("select 1 from digests where subscriber = ? and sent_at >= ? limit 1", [sub.email, instant]).fetchone()
+        done = db.execute("select 1 from digests where subscriber = ? and sent_at >= ? and status in ('sent', 'skipped') "
+                          "limit 1", [sub.email, instant]).fetchone()
         if not done:
             due.append(sub.email)
     return due

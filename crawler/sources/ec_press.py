@@ -120,6 +120,8 @@ def parse_rss(content: bytes, url: str) -> list[dict]:
             "published": published, "link": link,
             "categories": [t.get("term") for t in entry.get("tags") or [] if t.get("term")],
         })
+    if feed.get("bozo") and not items:  # a broken feed, not an empty one
+        raise ParseError(f"malformed RSS without any usable item ({feed.get('bozo_exception')})", url)
     return items
 
 
@@ -261,22 +263,19 @@ class EcPress(Source):
     def parse_example(cls, path: Path) -> list[DocumentRecord]:
         return parse_example(path)
 
-    def _option(self, key: str, default):
-        return type(default)(self.ctx.settings.options.get(key, default))
-
     @property
     def language(self) -> str:
-        return self._option("language", "en")
+        return self.option("language", "en")
 
     def _cutoff(self) -> str | None:
         if not self.ctx.since or self.ctx.full:
             return None
         since = date.fromisoformat(self.ctx.since[:10])
-        return (since - timedelta(days=self._option("overlap_days", 3))).isoformat()
+        return (since - timedelta(days=self.option("overlap_days", 3))).isoformat()
 
     def _rss(self, cutoff: str | None) -> Iterator[dict]:
-        response = self.ctx.client.get(self.base_url + self._option("rss_path", "/api/rss"),
-                                       params={self._option("language_param", "language"): self.language},
+        response = self.ctx.client.get(self.base_url + self.option("rss_path", "/api/rss"),
+                                       params={self.option("language_param", "language"): self.language},
                                        accept="application/rss+xml, application/xml;q=0.9, */*;q=0.5")
         for item in parse_rss(response.content, response.url):
             if cutoff and item["published"] and item["published"] < cutoff:
@@ -285,13 +284,13 @@ class EcPress(Source):
                 yield item | {"verify": False}
 
     def _search(self, term: str, cutoff: str | None) -> Iterator[dict]:
-        size = self._option("page_size", 50)
-        for page in range(1, self._option("max_pages", 5) + 1):
-            response = self.ctx.client.get(self.base_url + self._option("search_path", "/api/search"), params={
-                self._option("language_param", "language"): self.language,
-                self._option("search_param", "text"): term,
-                self._option("page_size_param", "pagesize"): size,
-                self._option("page_param", "pagenumber"): page,
+        size = self.option("page_size", 50)
+        for page in range(1, self.option("max_pages", 5) + 1):
+            response = self.ctx.client.get(self.base_url + self.option("search_path", "/api/search"), params={
+                self.option("language_param", "language"): self.language,
+                self.option("search_param", "text"): term,
+                self.option("page_size_param", "pagesize"): size,
+                self.option("page_param", "pagenumber"): page,
             }, accept="application/json")
             hits = parse_search(response.json(), response.url)
             fresh = [h for h in hits if not (cutoff and h["published"] and h["published"] < cutoff)]
@@ -321,9 +320,9 @@ class EcPress(Source):
         if not self.ctx.full and self.ctx.known(item.key):
             self.ctx.skipped += 1
             return
-        response = self.ctx.client.get(self.base_url + self._option("documents_path", "/api/documents"), params={
-            self._option("reference_param", "reference"): item.key,
-            self._option("language_param", "language"): self.language,
+        response = self.ctx.client.get(self.base_url + self.option("documents_path", "/api/documents"), params={
+            self.option("reference_param", "reference"): item.key,
+            self.option("language_param", "language"): self.language,
         }, accept="application/json")
         payload = response.json()
         attachment = None

@@ -312,23 +312,20 @@ class Eurlex(Source):
     def parse_example(cls, path: Path) -> list[DocumentRecord]:
         return parse_example(path)
 
-    def _option(self, key: str, default):
-        return type(default)(self.ctx.settings.options.get(key, default))
-
     # discovery
     def _range(self) -> tuple[datetime, datetime]:
         if self.ctx.since and not self.ctx.full:
             start = datetime.fromisoformat(utc_timestamp(self.ctx.since).replace("Z", "+00:00"))
-            start -= timedelta(hours=self._option("overlap_hours", 0.0))
+            start -= timedelta(hours=self.option("overlap_hours", 0.0))
         else:
-            start = datetime.combine(date.fromisoformat(self._option("start_date", "2019-01-01")),
+            start = datetime.combine(date.fromisoformat(self.option("start_date", "2019-01-01")),
                                      datetime.min.time(), tzinfo=timezone.utc)
         return start, datetime.now(timezone.utc) + timedelta(days=1)
 
     def _query(self, terms: list[str], start: datetime, end: datetime) -> list[dict]:
-        limit = self._option("page_size", 1000)
+        limit = self.option("page_size", 1000)
         response = self.ctx.client.post(
-            self.base_url + self._option("sparql_path", "/webapi/rdf/sparql"),
+            self.base_url + self.option("sparql_path", "/webapi/rdf/sparql"),
             data=build_query(terms, _iso(start), _iso(end), limit).encode("utf-8"),
             headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"},
         )
@@ -348,7 +345,7 @@ class Eurlex(Source):
             self.ctx.log and self.ctx.log.warning("no topic term with Latin letters: nothing to search in English titles")
             return
         start, end = self._range()
-        step = timedelta(days=self._option("window_days", 180.0))
+        step = timedelta(days=self.option("window_days", 180.0))
         works: dict[str, dict] = {}
         while start < end:
             stop = min(start + step, end)
@@ -363,7 +360,7 @@ class Eurlex(Source):
     # content
     def _get(self, url: str, accept: str) -> Fetched:
         try:
-            response = self.ctx.client.get(url, headers={"Accept-Language": self._option("accept_language", "eng")}, accept=accept)
+            response = self.ctx.client.get(url, headers={"Accept-Language": self.option("accept_language", "eng")}, accept=accept)
         except BlockedError as exc:
             if exc.status == 202 and not any(h in exc.headers for h in WAF_HEADERS):
                 raise NotReady("Cellar answered 202 (rendition being generated): retry on a later run", url) from None
@@ -374,7 +371,7 @@ class Eurlex(Source):
 
     def _rendition(self, celex: str) -> list[tuple[bytes, str, str]]:
         """The English rendition's parts ``(body, media type, URL)``: XHTML/HTML, else PDF."""
-        url = self.base_url + self._option("content_path", "/resource/celex/") + quote(celex, safe="()")
+        url = self.base_url + self.option("content_path", "/resource/celex/") + quote(celex, safe="()")
         for accept in (HTML_ACCEPT, PDF_ACCEPT):
             try:
                 response = self._get(url, accept)
@@ -384,7 +381,7 @@ class Eurlex(Source):
                 raise
             responses = [response]
             if response.status == 300:
-                links = parse_multiple_choices(response.content, response.url)[: self._option("max_parts", 20)]
+                links = parse_multiple_choices(response.content, response.url)[: self.option("max_parts", 20)]
                 responses = [self._get(self.resolve(link), accept) for link in links]
             return [(r.content, r.headers.get("content-type", ""), r.url) for r in responses]
         raise NoRendition(celex)

@@ -131,6 +131,8 @@ def parse_feed(content: bytes, url: str) -> tuple[dict, list[Lead]]:
                 "categories": [t.get("term") for t in entry.get("tags", []) if t.get("term")],
             },
         ))
+    if meta["bozo"] and not leads:  # lenient parsing is for feeds with a slip, not for broken ones
+        raise ParseError(f"malformed feed without any usable entry ({parsed.get('bozo_exception')})", url)
     return meta, leads
 
 

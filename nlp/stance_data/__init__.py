@@ -1,0 +1,1 @@
+"""Labelled stance data: frames (the source), ``stance.jsonl`` (built), guideline, builder."""

@@ -61,7 +61,7 @@ CITATIONS = {
         "Parliament (reuse authorised with acknowledgement of the source)"
     ),
     "ep_e004810_2025": (
-        "European Parliament, question for written answer E-004810/2025 (Piotr Mueller, ECR), "
+        "European Parliament, question for written answer E-004810/2025 (Piotr Müller, ECR), "
         "4 December 2025; (c) European Union, 2025 - Source: European Parliament (reuse authorised "
         "with acknowledgement of the source)"
     ),

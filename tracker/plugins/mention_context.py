@@ -10,11 +10,15 @@
 - ``extra_template_vars``: on a mention's row page, the context panel of ``templates/datasette/row.html``
   (document title, highlighted sentence, link to the original, to the document's versions and to the
   document's other mentions). Links to the original are only made for http(s) URLs.
+- ``asgi_wrapper``: the site is read-only: 405 for any method but GET, HEAD and OPTIONS (POST only to
+  log in or out).
 
 Registered by `tracker.serve.build_datasette` (in-process plugin registration, like ``--plugins-dir``).
 """
 
 from __future__ import annotations
+
+import os
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
@@ -23,7 +27,9 @@ from markupsafe import Markup, escape
 from db.reads import fts_query
 
 SNIPPET_OPEN, SNIPPET_CLOSE = "⟦", "⟧"
-MMAP_BYTES = 2**31 - 2**16  # SQLite caps it at its compile-time maximum (2 GB by default)
+# Memory-mapped reads per connection; $TRACKER_MMAP_MB overrides (0 turns them off). SQLite caps the
+# size at its compile-time maximum (2 GB by default).
+MMAP_BYTES = int(float(os.environ.get("TRACKER_MMAP_MB", "256")) * 2**20)
 
 
 def find_span(sentence: str, text: str, start: int | None = None, end: int | None = None) -> tuple[int, int] | None:
@@ -34,7 +40,9 @@ def find_span(sentence: str, text: str, start: int | None = None, end: int | Non
         return start, end
     pos = sentence.find(text)
     if pos < 0:
-        pos = sentence.casefold().find(text.casefold()) if len(sentence.casefold()) == len(sentence) else -1
+        folded_sentence, folded_text = sentence.casefold(), text.casefold()
+        same_lengths = len(folded_sentence) == len(sentence) and len(folded_text) == len(text)
+        pos = folded_sentence.find(folded_text) if same_lengths else -1
     return (pos, pos + len(text)) if pos >= 0 else None
 
 
