@@ -124,7 +124,9 @@ def score(passages: list[dict], results: dict[str, dict]) -> dict:
         f1s = []
         for c in present:
             tp = sum(g == c and s == c for g, s in pairs)
-            f1s.append(prf(tp, sum(s == c and g != c for g, s in pairs), sum(g == c and s != c for g, s in pairs))["f1"])
+            fp = sum(s == c and g != c for g, s in pairs)
+            fn = sum(g == c and s != c for g, s in pairs)
+            f1s.append(prf(tp, fp, fn)["f1"])
         row["stance_macro_f1"] = sum(f1s) / len(f1s) if f1s else 1.0
         row["stance_accuracy"] = sum(g == s for g, s in pairs) / len(pairs)
         report["by"][name] = row
@@ -171,4 +173,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # piped into head
+        sys.stderr.close()

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import htmldate
 import py3langid
 import trafilatura
 from lxml import etree, html
@@ -136,6 +137,16 @@ def snippet_text(lead: Lead) -> str:
     return tidy(snippet) or tidy(lead.title)
 
 
+def page_date(content: bytes) -> str | None:
+    """The publication date the page itself declares (meta tags, JSON-LD, time elements), read by
+    htmldate without the page URL: trafilatura passes the URL, and a date in the path
+    (``/2026/03/04/``) then wins with no time of day (midnight) over the page's exact timestamp."""
+    try:
+        return iso_datetime(htmldate.find_date(content, **DATE_PARAMS))
+    except (ValueError, TypeError, etree.LxmlError):
+        return None
+
+
 def _strip_title_line(text: str, title: str) -> str:
     """trafilatura repeats the headline as the first line; drop it so the text hash sees the body only."""
     first, _, rest = text.partition("\n")
@@ -212,7 +223,7 @@ def parse_article(content: bytes, url: str, lead: Lead, source: str, parser_vers
         "canonical_elsewhere": cross_site if cross_site and _other_site(cross_site, url) else None,
     }
     return _record(lead, key, source, parser_version, title, text, metadata, [],
-                   lead.published_at or iso_datetime(getattr(extracted, "date", None)),
+                   lead.published_at or page_date(content) or iso_datetime(getattr(extracted, "date", None)),
                    getattr(extracted, "sitename", None), getattr(extracted, "author", None), fetched_at)
 
 

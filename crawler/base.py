@@ -105,18 +105,24 @@ class Source(ABC):
     def __init__(self, ctx: CrawlContext):
         self.ctx = ctx
         self.base_url = ctx.settings.base_url.rstrip("/")
+        if isinstance(ctx.client, HttpClient):
+            ctx.client.rebase = self.resolve
 
     def resolve(self, url: str) -> str:
         """Resolve a link found in a response: relative links against the base URL, and links to the
         default upstream host rebased onto the configured one (so a mirror or a replay server serves
         the whole crawl, not only its first request). Hosts in ``mirrored_hosts`` (the upstream's
-        sibling hosts, e.g. a content host beside the API host) are rebased the same way."""
+        sibling hosts, e.g. a content host beside the API host) are rebased the same way. A configured
+        base that puts the upstream's path under a prefix (``http://mirror/fr/api/v1`` for
+        ``https://www.federalregister.gov/api/v1``) keeps that prefix on rebased links."""
         absolute = urljoin(self.base_url + "/", url)
         default = urlsplit(self.default_base_url)
         configured = urlsplit(self.base_url)
         parts = urlsplit(absolute)
         if (parts.netloc == default.netloc or parts.netloc in self.mirrored_hosts) and configured.netloc and configured.netloc != default.netloc:
-            return urlunsplit((configured.scheme, configured.netloc, parts.path, parts.query, parts.fragment))
+            base_path, default_path = configured.path.rstrip("/"), default.path.rstrip("/")
+            prefix = base_path[:len(base_path) - len(default_path)] if base_path.endswith(default_path) else ""
+            return urlunsplit((configured.scheme, configured.netloc, prefix + parts.path, parts.query, parts.fragment))
         return absolute
 
     def option(self, key: str, default):

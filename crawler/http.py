@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
@@ -168,6 +169,9 @@ class HttpClient:
         self.min_interval_s = settings.min_interval_s
         self.pending_validators: dict[str, dict] = {}
         self.requests_made = 0
+        # Set by the source: a redirect to its upstream's hosts follows its configured base_url (a mirror
+        # or a replay server recorded with the upstream's absolute Location headers).
+        self.rebase: Callable[[str], str] | None = None
         self._last_request: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
         self._robots: dict[str, tuple[float, Protego | None]] = {}
@@ -254,6 +258,7 @@ class HttpClient:
             if response.is_redirect and response.headers.get("location"):
                 response.close()
                 url = urljoin(url, response.headers["location"])
+                url = self.rebase(url) if self.rebase else url
                 if response.status_code in (301, 302, 303):
                     method, body = "GET", {}
                 continue

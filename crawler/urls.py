@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -149,8 +150,14 @@ def canonical_url(url: str) -> str:
 
 def site_of(host: str) -> str:
     """A rough registrable domain: the last two labels, three when the second-level label is a
-    generic one (``bbc.co.uk``, ``scmp.com.hk``). Used to judge same-site canonical links."""
-    labels = host.lower().rstrip(".").split(".")
+    generic one (``bbc.co.uk``, ``scmp.com.hk``); an IP address is its own site (``127.0.0.1`` and
+    ``10.0.0.1`` are not one site). Used to judge same-site canonical links."""
+    host = host.lower().rstrip(".").strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    labels = host.split(".")
     if len(labels) >= 3 and labels[-2] in ("co", "com", "org", "net", "gov", "ac", "edu", "gv", "or", "ne"):
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])

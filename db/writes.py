@@ -134,6 +134,8 @@ def save_dossier(db: sqlite_utils.Database, dossier: dict) -> str:
         if existing and existing["source"] != row["source"]:
             row = {k: (existing[k] if existing.get(k) is not None else v) for k, v in row.items()}
             row["source"] = existing["source"]
+        elif existing:  # the owner does not erase what another source filled in (no ping-pong between them)
+            row = {k: (existing[k] if v is None and existing.get(k) is not None else v) for k, v in row.items()}
         if existing is None:  # the row must exist before its events (foreign key)
             _upsert(db, "dossiers", row, ("key",))
         new_events = 0

@@ -51,6 +51,7 @@ STANCE_MARGIN = 400  # characters handed to make_window on each side of a mentio
 _CJK_INFIX = f"[{CJK_CHARS}{CJK_PUNCT}]"
 _HYPHEN_INFIX = r"(?<=[^\W\d_])[-\u2010\u2011\u2013](?=[^\W\d_])"
 _WORDS_ONLY = re.compile(r"^[^\W\d_]+(?: [^\W\d_]+)*$")
+_FULL_WIDTH = re.compile("[\uff00-\uffef]")
 _SENT_PUNCT = [".", "!", "?", "。", "！", "？", "｡", "．", "!?", "?!", "..."]
 _FINAL_HASHES = frozenset(hash_string(p) for p in _SENT_PUNCT)
 
@@ -63,8 +64,8 @@ _SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
                           "freight", "liner", "liners", "teu", "teus", "dock", "docks", "docked", "porto", "porti",
                           "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven", "havens")]
         + [(w, 0) for w in ("seaport", "harbour", "harbor", "terminal", "shipping", "vessel", "container", "maritime",
-                            "cargo", "hafen", "häfen", "schiff", "reeder", "frachter", "puerto", "contenedor", "naviera", "conteneur", "portuari", "portuale",
-                            "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",
+                            "cargo", "hafen", "häfen", "schiff", "reeder", "frachter", "puerto", "contenedor",
+                            "conteneur", "portuari", "portuale", "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",
                             "rederij", "navire", "armateur", "buque", "navier", "żeglug", "morsk", "港", "码头", "碼頭",
                             "航运", "航運", "集装箱", "貨櫃", "货柜", "船", "コンテナ", "海運", "埠頭")]),
     "china": tuple([(w, 2) for w in ("chin", "beijing", "peking", "communist", "kommunist", "comunist")]
@@ -79,7 +80,10 @@ _DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
            ("Estados miembros", 1), ("Mitgliedstaat", 2), ("lidstaten", 1), ("MEP", 2),
            ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
     "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("United States", 1), ("America", 2), ("Washington", 1),
-           ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0)),
+           ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0), ("米国", 0), ("アメリカ", 0),
+           ("Vereinigte", 2), ("États-Unis", 1), ("Etats-Unis", 1), ("Estados Unidos", 1), ("EE. UU.", 1),
+           ("EE.UU.", 1), ("EEUU", 1), ("Verenigde Staten", 1), ("Amerika", 2), ("amerikan", 2), ("américain", 2),
+           ("estadounidense", 2), ("Amerikaan", 2)),
     # other jurisdictions with a Senate, a Coast Guard or a Department of Transportation of their own
     "other": (("Australia", 2), ("Canberra", 1), ("Canad", 2), ("Ottawa", 1), ("UK", 1), ("U.K.", 1), ("Britain", 1),
               ("British", 1), ("Westminster", 1), ("Parliament", 1), ("Philippin", 2), ("India", 2), ("Ireland", 1),
@@ -101,6 +105,11 @@ _NAME_OK_BEFORE = _PORT_BEFORE | {
     "french", "portuguese", "polish", "latvian", "chinese", "japanese", "korean", "american", "european",
     "british", "israeli", "peruvian", "pakistani", "emirati", "malaysian", "thai", "taiwanese", "singaporean",
 }
+_OWN_OWNERS = {"china", "chinese", "beijing", "prc", "us", "u.s.", "usa", "america", "american", "federal", "washington",
+               "united", "people's"}
+_FUNCTION_WORDS = {"the", "a", "an", "its", "their", "this", "that", "and", "or", "of", "in", "by", "from", "with", "to",
+                   "el", "la", "los", "las", "le", "les", "der", "die", "das", "des", "dem", "den", "de", "het", "een",
+                   "un", "une", "una", "del", "du", "au", "aux", "im", "vom", "zum", "ein", "eine"}
 _DRY_PORT = {"dry", "seco", "sec", "secco", "droge"}  # "puerto seco en Zaragoza": an inland depot
 _COORDINATION = {",", "and", "und", "et", "y", "e", "en", "or", "oder", "ou", "o", "&", "/", "、", "和", "与", "與", "及"}
 _DEFER = "defer"  # _accept's verdict for a name that failed only its maritime context
@@ -158,8 +167,8 @@ class _Patterns:
         self.vocab = base.vocab
         self.keys: dict[int, tuple[str, bool]] = {}
         self.matchers = {case: PhraseMatcher(base.vocab, attr="ORTH" if case else "LOWER") for case in (True, False)}
-        simple = [(t, k) for t, k in forms if _WORDS_ONLY.match(t) and not has_cjk(t)]
-        self._other = [(t, k) for t, k in forms if not (_WORDS_ONLY.match(t) and not has_cjk(t))]
+        simple = [(t, k) for t, k in forms if _is_simple(t)]
+        self._other = [(t, k) for t, k in forms if not _is_simple(t)]
         for text, key in simple:
             self._add(key, Doc(base.vocab, words=text.split()))
         self._tokens: list[tuple[str, ...]] = []
@@ -188,6 +197,11 @@ class _Patterns:
         for matcher in self.matchers.values():
             for match_id, start, end in matcher(doc):
                 yield self.keys[match_id], start, end
+
+
+def _is_simple(form: str) -> bool:
+    """Words only, none of them CJK or full-width ("ＬＯＧＩＮＫ" is one character per token in text)."""
+    return bool(_WORDS_ONLY.match(form)) and not has_cjk(form) and not _FULL_WIDTH.search(form)
 
 
 @lru_cache(maxsize=1)
@@ -273,6 +287,7 @@ class _DocState:
         self.text = text
         self.lang = lang
         self.doc_context: dict[str, bool] = {}
+        self.cue_counts: dict[str, int] = {}
         self.cues: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
         self.sentences: _Sentences | None = None  # of the spaCy doc being matched
         self.block: Block | None = None  # the paragraph of that doc
@@ -305,12 +320,22 @@ class _DocState:
         document is English and names neither the EU nor another English-speaking jurisdiction (a bill
         or an American news item rarely says "U.S." before "the Coast Guard"); "eu" = the EU more often
         than the US; "cn" = China is mentioned."""
-        if not self.doc_context:
-            counts = {n: len(_cue_spans(self.text, 0, len(self.text), cues)) for n, cues in _DOC_CUES.items()}
-            us = counts["us"] > 0
-            self.doc_context = {"eu": counts["eu"] > counts["us"], "us": us, "cn": counts["cn"] > 0,
-                                "us_default": us or (self.lang == "en" and counts["eu"] == 0 and counts["other"] == 0)}
+        if name not in self.doc_context:
+            count = self._cue_count
+            if name == "eu":
+                value = count("eu") > count("us")
+            elif name == "us_default":
+                value = count("us") > 0 or (self.lang == "en" and count("eu") == 0 and count("other") == 0)
+            else:
+                value = count(name) > 0
+            self.doc_context[name] = value
         return self.doc_context[name]
+
+    def _cue_count(self, group: str) -> int:
+        """How often the document cues of ``group`` occur (each group scanned once, when first needed)."""
+        if group not in self.cue_counts:
+            self.cue_counts[group] = len(_cue_spans(self.text, 0, len(self.text), _DOC_CUES[group]))
+        return self.cue_counts[group]
 
 
 class Annotator:
@@ -466,7 +491,9 @@ class Annotator:
 
         def kind(c: _Candidate) -> str:
             ent = ents.get(c.alias.entity)
-            return "" if ent is None else "port" if ent.type == "PORT" else "carrier" if "scac" in ent.external_ids else ""
+            if ent is None:
+                return ""
+            return "port" if ent.type == "PORT" else "carrier" if "scac" in ent.external_ids else ""
 
         shipping = {sents.chars(c.start, c.end)[0] for c in accepted if kind(c)}
         ports = [c for c in accepted if kind(c) == "port"]
@@ -491,6 +518,8 @@ class Annotator:
         ctx = alias.context
         if ctx is None:
             return True
+        if ctx in ("china", "us") and _other_owner(doc, start, end, state):
+            return False
         if ctx == "us" and end - start > 1:  # names ("Coast Guard"), not acronyms or bare words ("DOT", "Senate")
             return state.has_doc_context("us_default")
         if ctx in _DOC_CUES:
@@ -589,6 +618,23 @@ def _stance_window(text: str, start: int, end: int) -> str:
     return _stance.make_window(text[lo:hi], start - lo, end - lo)
 
 
+def _other_owner(doc: Doc, start: int, end: int, state: _DocState) -> bool:
+    """Whether a generic name ("Ministry of Transport", "Department of Transportation") belongs to someone
+    else: "Malaysia's ...", "Texas ...", "... of Malaysia" (the Chinese and US forms are aliases of their own)."""
+    if start > 0 and not state.sentences_of(doc).is_start(start):
+        prev = doc[start - 1]
+        if prev.lower_ in ("'s", "\u2019s") and start > 1:
+            prev = doc[start - 2]
+            if prev.text[:1].isupper() and prev.lower_ not in _OWN_OWNERS:
+                return True
+        elif prev.is_alpha and prev.text[:1].isupper() and prev.lower_ not in _OWN_OWNERS | _FUNCTION_WORDS:
+            return True
+    if end + 1 < len(doc) and doc[end].lower_ == "of":
+        nxt = doc[end + 1]
+        return nxt.is_alpha and nxt.text[:1].isupper() and nxt.lower_ not in _OWN_OWNERS | {"the"}
+    return False
+
+
 def _coordinated(doc: Doc, a: _Candidate, b: _Candidate) -> bool:
     """Whether two matches are joined by a comma or a conjunction ("Bremerhaven und Hamburg")."""
     first, second = (a, b) if a.start < b.start else (b, a)
@@ -623,14 +669,18 @@ def _plain_name(doc: Doc, start: int, end: int, state: _DocState, place: bool) -
 
 
 def _compile_any(forms: set[str], flags: int) -> re.Pattern | None:
-    """One regex matching any of ``forms`` (Latin ones on word boundaries, any whitespace inside)."""
+    """One regex matching any of ``forms`` (Latin ones on word boundaries, any whitespace inside).
+
+    A CJK character next to a Latin name is a boundary: Chinese and Japanese write "对LOGINK的".
+    """
     if not forms:
         return None
     ordered = sorted(forms, key=len, reverse=True)
     alt = {f: r"\s+".join(map(re.escape, f.split())) for f in ordered}
     parts = []
     if latin := [alt[f] for f in ordered if not has_cjk(f)]:
-        parts.append(r"(?<![^\W_])(?:" + "|".join(latin) + r")(?![^\W_])")
+        word = f"[^\\W_{CJK_CHARS}{CJK_PUNCT}]"  # a letter or digit that is not CJK
+        parts.append(f"(?<!{word})(?:" + "|".join(latin) + f")(?!{word})")
     if cjk := [alt[f] for f in ordered if has_cjk(f)]:
         parts.append("|".join(cjk))
     return re.compile("|".join(parts), flags)

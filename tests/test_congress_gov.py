@@ -117,6 +117,22 @@ def test_second_crawl_uses_the_update_listing_and_adds_nothing(env, replay):
     assert env.db()["documents"].count == 3
 
 
+def test_second_crawl_without_the_update_listing_rereads_the_bills_and_adds_nothing(env, replay):
+    """A mirror or replay of the API may lack ``/bill`` (404): the run re-reads every tracked bill
+    instead of failing, and since nothing changed it stores nothing and fetches no text."""
+    serve_all(replay)
+    configure(env, replay)
+    assert env.run("crawl", "congress-gov", "--no-nlp").exit_code == 0
+    before = len(replay.requests)
+    result = env.run("crawl", "congress-gov", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "congress-gov: ok (new 0, updated 0, unchanged 6" in result.output
+    second = replay.requests[before:]
+    assert second[0].path == "/v3/bill"  # the listing was tried first
+    assert not any(r.path.endswith(".htm") for r in second)  # no text version fetched again
+    assert env.db()["documents"].count == 3
+
+
 def test_updated_bill_in_listing_is_refetched_and_text_only_when_it_changed(env, replay):
     serve_all(replay)
     configure(env, replay)
@@ -181,6 +197,19 @@ def test_new_bill_without_text_versions_stores_the_dossier_only(env, replay):
     assert "congress-gov: ok (new 1, updated 0, unchanged 0, errors 0" in result.output
     db = env.db()
     assert db["documents"].count == 0 and db["dossiers"].get("us-bill:118-hr-1724")["stage"] == "Introduced"
+
+
+def test_text_version_listed_without_formats_is_skipped_without_error(env, replay):
+    """A version is listed (type, no date) before its text is published: no document, no failure."""
+    serve_all(replay)
+    text = json.loads((FILES / "118-hr-1724.text.json").read_text())
+    text["textVersions"].insert(0, {"date": None, "formats": [], "type": "Reported in House"})
+    replay.add("/v3/bill/118/hr/1724/text", json.dumps(text), content_type="application/json")
+    configure(env, replay, bills=["118-hr-1724"])
+    result = env.run("crawl", "congress-gov", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "congress-gov: ok (new 2, updated 0, unchanged 0, errors 0" in result.output  # dossier + the one real version
+    assert [d["source_id"] for d in env.db()["documents"].rows] == ["118-hr-1724/ih"]
 
 
 def test_bills_found_by_govinfo_are_followed(env, replay):

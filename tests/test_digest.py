@@ -231,6 +231,23 @@ def test_refused_then_delivered_on_next_send(env, smtp, monkeypatch):
     assert len(smtp.messages) == 2 and db["digest_items"].count == 6
 
 
+def test_failing_quit_after_acceptance_counts_as_delivered(env, smtp, monkeypatch):
+    # the server accepted DATA, then answered QUIT with 421: recorded as failed, the digest went out twice
+    async def handle_QUIT(server, session, envelope):
+        return "421 4.3.0 closing"
+
+    monkeypatch.setattr(smtp, "handle_QUIT", handle_QUIT, raising=False)
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    make_config(env, smtp.port)
+    seed(env)
+    result = env.run("digest", "send", "--now", now_after_seed().isoformat())
+    assert result.exit_code == 0, result.output
+    assert len(smtp.messages) == 2 and env.db()["digest_items"].count == 6
+    assert {r["status"] for r in env.db()["digests"].rows} == {"sent"}
+    assert "nothing new" in env.run("digest", "send", "--now", now_after_seed().isoformat()).output
+    assert len(smtp.messages) == 2
+
+
 def test_unreachable_server_records_nothing(env, monkeypatch, caplog):
     port = free_port()  # nothing listens there
     monkeypatch.setenv("TEST_SMTP_URL", f"smtp://user:s3cr%40t@127.0.0.1:{port}?timeout=2")

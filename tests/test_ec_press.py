@@ -211,3 +211,17 @@ def test_document_shape_errors():
         parse_document({"refCd": "IP/26/1"}, "u")
     with pytest.raises(ParseError, match="no reference"):
         parse_document({"docuLanguageResource": {"htmlContent": "<p>x</p>"}}, "u")
+
+
+def test_search_and_rss_answering_404_read_as_nothing_listed(env, replay):
+    """Acceptance dry-run regression: a recorded upstream answers 404 to a search it did not record
+    (here every term but LOGINK) and to the RSS; that used to fail the whole run (nothing stored).
+    Now a 404 listing reads as empty: the LOGINK hits are stored and the run is ok."""
+    serve_press(replay)
+    replay.routes = [r for r in replay.routes if r.path != RSS and not (r.path == SEARCH and r.when is None)]
+    configure(env, replay)
+    result = env.run("crawl", "ec-press", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "ec-press: ok" in result.output
+    assert {d["source_id"] for d in env.db()["documents"].rows} == {"SPEECH/26/9903", "IP/26/9901", "QANDA/26/9904"}
+    assert {r.args["text"] for r in replay.requests if r.path == SEARCH} == {"LOGINK", "port community system"}

@@ -219,3 +219,39 @@ def test_rss_items_references_and_text():
     assert items[3]["link"].endswith("reference=2021/0999(NLE)")
     with pytest.raises(ParseError):
         parse_rss(b"<html><body>not a feed</body></html>", "rss")
+
+
+def test_dossier_shared_with_ep_open_data_does_not_ping_pong(tmp_path):
+    """Acceptance dry-run regression: ep-open-data owns a procedure dossier without a status, ep-oeil
+    fills the status in; re-crawling either source must then report the dossier unchanged (the owner
+    used to erase the status, the Observatory to fill it in again: 'updated' on every alternate crawl)."""
+    from db import writes
+    from db.schema import connect, ensure_schema
+
+    db = connect(tmp_path / "t.db")
+    ensure_schema(db)
+    writes.register_sources(db, [{"id": s, "title": s, "jurisdiction": "EU", "kind": "api", "base_url": "http://x",
+                                  "enabled": 1, "interval": "1d"} for s in ("ep-open-data", "ep-oeil")])
+    key = "ep-procedure:2025/2031(INI)"
+    api = {"key": key, "source": "ep-open-data", "kind": "procedure", "title": "Security of EU ports", "url": "u",
+           "stage": "RDG1", "status": None, "fetched_at": "t", "events": [{"date": "2025-05-08", "kind": "PLENARY_VOTE"}]}
+    oeil = {**api, "source": "ep-oeil", "status": "Awaiting Council's 1st reading position", "stage": None,
+            "events": [{"date": "2025-05-08", "kind": "Decision by Parliament"}]}
+    assert writes.save_dossier(db, api) == "new"
+    assert writes.save_dossier(db, oeil) == "updated"  # fills the status, adds its event
+    assert writes.save_dossier(db, api) == "unchanged"
+    assert writes.save_dossier(db, oeil) == "unchanged"
+    row = db["dossiers"].get(key)
+    assert (row["source"], row["stage"], row["status"]) == ("ep-open-data", "RDG1", "Awaiting Council's 1st reading position")
+    assert writes.save_dossier(db, {**api, "stage": "RDG2"}) == "updated"  # the owner still updates its own fields
+
+
+def test_rss_answering_404_leaves_the_configured_procedures(env, replay):
+    """Acceptance dry-run regression: a recording without the RSS export (404) used to make every run
+    ``partial`` (exit 1); the configured procedures are read and the run is ok (a 500 stays an error)."""
+    serve(replay)
+    replay.add(RSS, b"not recorded", status=404)
+    configure(env, replay)
+    result = env.run("crawl", "ep-oeil", "--no-nlp")
+    assert result.exit_code == 0 and "ep-oeil: ok" in result.output, result.output
+    assert {d["source_id"] for d in env.db()["documents"].rows} == {"2023/2019(INI)"}

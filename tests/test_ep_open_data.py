@@ -376,3 +376,57 @@ def test_answer_institution_comes_from_its_creator():
     (answer,) = answers_of(question)
     assert doc_type_of(answer) == "answer" and institution_of(answer) == "Council of the European Union"
     assert institution_of(question) == "European Parliament" and doc_type_of(question) == "question"
+
+
+def test_json_ld_value_shapes_are_normalised(env, replay):
+    """Acceptance dry-run regression (project-written work): JSON-LD gives single values as lists or
+    typed objects and language-tagged titles as ``[{"@language", "@value"}]`` instead of a language
+    map. Such a work (no expression title) was judged irrelevant on the year pass, and a procedure
+    whose title, label and dates came in these shapes lost its title and events."""
+    work = {"id": "eli/dl/doc/TA-10-2026-0777", "type": "Work", "identifier": ["TA-10-2026-0777"],
+            "work_type": {"id": "def/ep-document-types/TEXT_ADOPTED"},
+            "document_date": {"@value": f"{YEAR}-02-12", "@type": "xsd:date"},
+            "title_dcterms": [{"@language": "fr", "@value": "Sécurité des ports maritimes"},
+                              {"@language": "en", "@value": "Security of maritime ports"}],
+            "inverse_created_a_realization_of": "eli/dl/proc/2026-2001",
+            "is_realized_by": {"id": "eli/dl/doc/TA-10-2026-0777/en", "type": "Expression",
+                               "language": {"id": "http://publications.europa.eu/resource/authority/language/ENG"},
+                               "is_embodied_by": {"id": "eli/dl/doc/TA-10-2026-0777/en/xml", "format": [FILE_TYPE + "XML"],
+                                                  "issued": [f"{YEAR}-02-13T10:00:00+01:00"],
+                                                  "is_exemplified_by": ["distribution/doc/TA-10-2026-0777_en.xml"]}}}
+    process = {"id": "eli/dl/proc/2026-2001", "type": "Process", "process_id": "2026-2001", "label": ["2026/2001(INI)"],
+               "process_type": "def/ep-procedure-types/INI",
+               "process_title": [{"@language": "en", "@value": "Security of maritime ports"}],
+               "consists_of": [{"id": "eli/dl/event/B", "activity_date": [f"{YEAR}-02-12"], "had_activity_type": "def/ep-activities/PLENARY_VOTE"},
+                               {"id": "eli/dl/event/A", "activity_date": {"@value": f"{YEAR}-01-20"}, "had_activity_type": "def/ep-activities/TABLING_PLENARY"}]}
+    json_ld = "application/ld+json"
+    for collection in ("adopted-texts", "plenary-documents", "parliamentary-questions"):
+        replay.add(f"{API}/{collection}", b"", status=204)
+    replay.add(f"{API}/adopted-texts", listing("TA-10-2026-0777"), content_type=json_ld, when=lambda r: r.args.get("year") == str(YEAR))
+    replay.add(f"{API}/adopted-texts/TA-10-2026-0777", envelope(work), content_type=json_ld)
+    replay.add(f"{API}/procedures/2026-2001", envelope(process), content_type=json_ld)
+    replay.add("/distribution/doc/TA-10-2026-0777_en.xml", XML_TEXT)
+    configure(env, replay, procedures=[])
+    result = env.run("crawl", "ep-open-data", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    doc = documents(env)["TA-10-2026-0777"]
+    assert doc["title"] == "Security of maritime ports" and doc["published_at"] == f"{YEAR}-02-12"
+    assert doc["updated_at"] == f"{YEAR}-02-13T10:00:00+01:00" and doc["doc_type"] == "adopted_text" and doc["text"].strip()
+    dossier = env.db()["dossiers"].get("ep-procedure:2026/2001(INI)")
+    assert dossier["title"] == "Security of maritime ports"
+    events = [(e["date"], e["kind"]) for e in env.db()["events"].rows_where("dossier_key = ?", ["ep-procedure:2026/2001(INI)"], order_by="date")]
+    assert events == [(f"{YEAR}-01-20", "TABLING_PLENARY"), (f"{YEAR}-02-12", "PLENARY_VOTE")]
+
+
+def test_distribution_redirect_to_doceo_follows_the_configured_base_url(env, replay):
+    """Acceptance dry-run regression: a distribution answers 302 to ``https://www.europarl.europa.eu/doceo/...``
+    (the real upstream's content host); replayed on loopback that redirect must reach the replay server."""
+    works = upstream_works()
+    serve(replay, {k: v for k, v in works.items() if k == "TA-9-2024-0025"})
+    replay.add("/distribution/doc/TA-9-2024-0025_en.xml", b"", status=302,
+               headers={"Location": "https://www.europarl.europa.eu/doceo/document/TA-9-2024-0025_EN.xml"})
+    replay.add("/doceo/document/TA-9-2024-0025_EN.xml", (EX / "files" / "TA-9-2024-0025_en.xml").read_bytes())
+    configure(env, replay, procedures=[], year_pass=[])
+    env.run("crawl", "ep-open-data", "--no-nlp")  # the other listed works are not served here: partial
+    assert replay.hits("/doceo/document/TA-9-2024-0025_EN.xml") == 1
+    assert documents(env)["TA-9-2024-0025"]["text"].strip()

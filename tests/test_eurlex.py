@@ -323,3 +323,19 @@ def test_multiple_choices_links():
     assert parse_multiple_choices(page, "u") == ["/x/DOC_1", "/x/DOC_2"]
     with pytest.raises(ParseError, match="without links"):
         parse_multiple_choices(b"<html><body>none</body></html>", "u")
+
+
+def test_redirect_to_the_upstream_host_follows_the_configured_base_url(env, replay):
+    """Acceptance dry-run regression: Cellar answers the CELEX URL with a 303 to an absolute
+    ``http://publications.europa.eu/resource/cellar/...`` URL; a recording replayed on loopback keeps
+    that Location header, which used to send the client to the real host (refused: item error)."""
+    replay.add(SPARQL, sparql_endpoint([r for r in ROWS if r["celex"]["value"] == "32019R0452"]))
+    replay.add(CONTENT + "32019R0452", b"", status=303,
+               headers={"Location": "http://publications.europa.eu/resource/cellar/0a1b2c3d.0006.03/DOC_1"})
+    replay.add("/resource/cellar/0a1b2c3d.0006.03/DOC_1", EX / "files" / "32019R0452.html", content_type="text/html")
+    configure(env, replay)
+    result = env.run("crawl", "eurlex", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert replay.hits("/resource/cellar/0a1b2c3d.0006.03/DOC_1") == 1
+    (doc,) = env.db()["documents"].rows
+    assert doc["source_id"] == "32019R0452" and doc["text"].strip()

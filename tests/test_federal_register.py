@@ -135,3 +135,57 @@ def test_body_over_size_limit_is_refused(env, replay):
     result = env.run("crawl", "federal-register", "--no-nlp")
     assert result.exit_code == 1 and "exceeds max_bytes=1500" in result.output
     assert env.db()["documents"].count == 0
+
+
+def test_listing_that_ignores_the_page_number_does_not_loop(env, replay):
+    """A replay or mirror answering every listing request with page 1 (query ignored) hands the same
+    next_page_url back: it is followed once, never again, and the run ends ok."""
+    serve_fr(replay)
+    page1 = (FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url())
+    replay.add(LISTING, page1, content_type="application/json",
+               when=lambda r: r.args.get("conditions[term]") == "LOGINK" or r.args.get("page") == "2")
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert sum(1 for r in replay.requests if r.path == LISTING and r.args.get("page") == "2") == 1
+    assert env.db()["documents"].count == len(json.loads(page1)["results"])
+
+
+def test_missing_raw_text_falls_through_to_the_html_body(env, replay):
+    """A raw text that is not there (404) or empty is replaced by ``body_html_url``; the document is
+    stored from the HTML body and the run stays ok."""
+    serve_fr(replay)
+    replay.add("/documents/full_text/text/2024/08/21/2024-18770.txt", b"not recorded", status=404)
+    replay.add("/documents/full_text/text/2025/02/25/2025-03134.txt", b"<html><body><pre>\n</pre></body></html>",
+               content_type="text/html")
+    for number, date in (("2024-18770", "2024/08/21"), ("2025-03134", "2025/02/25")):
+        replay.add(f"/documents/full_text/html/{date}/{number}.html",
+                   f"<div class='body-column'><h1>Document {number}</h1><p>The LOGINK platform is named here.</p></div>",
+                   content_type="text/html")
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "federal-register: ok (new 3" in result.output
+    docs = {d["source_id"]: d for d in env.db()["documents"].rows}
+    for number in ("2024-18770", "2025-03134"):
+        assert "The LOGINK platform is named here." in docs[number]["text"]
+        assert json.loads(docs[number]["metadata"])["text_url"].endswith(f"/{number}.html")
+    assert json.loads(docs["2025-06927"]["metadata"])["text_url"].endswith("/2025-06927.txt")
+
+
+def test_base_url_under_a_path_prefix_keeps_the_prefix_on_upstream_links(env, replay):
+    """A mirror or replay serving the upstream under a prefix (``/fr/api/v1``): next_page_url and the
+    raw_text_url links (recorded on www.federalregister.gov) are fetched under the same prefix."""
+    prefixed = lambda path: "/fr" + path
+    replay.add(prefixed(LISTING), (FR / "files" / "documents_empty.json").read_bytes(), content_type="application/json")
+    for page, when in (("documents_page1.json", lambda r: r.args.get("conditions[term]") == "LOGINK"),
+                       ("documents_page2.json", lambda r: r.args.get("page") == "2")):
+        replay.add(prefixed(LISTING), (FR / page).read_bytes(), content_type="application/json", when=when)
+        for doc in json.loads((FR / page).read_text())["results"]:
+            path = doc["raw_text_url"].replace("https://www.federalregister.gov", "")
+            replay.add(prefixed(path), (FR / "files" / f"{doc['document_number']}.txt").read_bytes(), content_type="text/html")
+    configure(env, replay, base_url=replay.url("/fr/api/v1"))
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert "federal-register: ok (new 3" in result.output
+    assert all(r.path.startswith("/fr/") for r in replay.requests)

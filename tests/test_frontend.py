@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
@@ -147,6 +148,15 @@ def test_every_visible_table_and_column_is_described(sample):
     assert undocumented == []
 
 
+def test_table_pages_describe_only_their_own_columns(sample):
+    # the shared glossary (~70 entries) was listed in full above every table
+    ds, db, _ = sample
+    for table in ("documents", "mentions", "source_health", "sources"):
+        page = get(ds, f"/{DB}/{table}").text
+        described = set(re.findall(r"<dt>([^<]+)</dt>", page.split('class="column-descriptions"')[1].split("</dl>")[0]))
+        assert described and described <= {c.name for c in db[table].columns}, (table, described)
+
+
 def test_internal_tables_are_hidden(sample):
     ds, _, _ = sample
     listing = {t["name"]: t["hidden"] for t in get(ds, f"/{DB}.json").json()["tables"]}
@@ -223,6 +233,16 @@ def test_full_text_search_on_the_documents_page(sample):
     assert 'name="_search"' in page and "3 rows" in page
 
 
+@pytest.mark.parametrize("query", ['"', " ", "", '""'])
+def test_blank_or_lone_quote_search_is_not_an_error_page(sample, query):
+    # Datasette's escape_fts turned these into an empty MATCH: "fts5: syntax error" (400) for a new user
+    ds, _, _ = sample
+    response = get(ds, f"/{DB}/documents?" + urlencode({"_search": query}))
+    assert response.status_code == 200, response.text
+    assert rows(ds, f"/{DB}/documents", _search=query) == []
+    assert len(rows(ds, f"/{DB}/documents", _search='"LOGINK')) == 3  # an unbalanced quote still searches
+
+
 def test_fts_stays_in_sync_after_repeated_upserts(sample):
     _, db, _ = sample
     assert db.execute("select count(*) from documents_fts").fetchone()[0] == db["documents"].count
@@ -286,6 +306,8 @@ def check_new_mentions(ds, ids):
     assert len(recent) == 5 and ids["TA-9-2024-0123"] not in {r["document_id"] for r in recent}
     assert {r["document_id"] for r in _canned(ds, "new_mentions", days="")} == {r["document_id"] for r in recent}  # default 7
     assert len(_canned(ds, "new_mentions", days="3650")) == 7
+    for huge in ("99999999999", "-9223372036854775808", "-99999999999999999999999"):  # were 0 rows / "integer overflow"
+        assert len(_canned(ds, "new_mentions", days=huge)) == (7 if not huge.startswith("-") else 5), huge
     page = get(ds, f"/{DB}/new_mentions?days=7").text
     assert "The <mark>LOGINK</mark> platform gives" in page
 
@@ -367,6 +389,13 @@ def test_canned_query(sample, name):
     CANNED[name](ds, ids)
 
 
+def test_canned_query_pages_are_titled_by_the_query_title(sample):
+    ds, _, _ = sample
+    title = re.search(r"<title>(.*?)</title>", get(ds, f"/{DB}/entity_mentions?entity=LOGINK").text, re.S).group(1)
+    assert title.strip() == f"{DB}: Mentions of an entity"  # was the whole SQL
+    assert "select" in re.search(r"<title>(.*?)</title>", get(ds, f"/{DB}?sql=select+1").text, re.S).group(1)
+
+
 def test_empty_feed_is_still_a_feed(tmp_path):
     path = tmp_path / "empty.db"
     ensure_schema(connect(path))
@@ -389,6 +418,19 @@ def test_views(sample):
         ("2025-02-24", "critical", 2), ("2025-04-21", "supportive", 1)}
     status = {r["key"]: r for r in rows(ds, f"/{DB}/dossier_status")}
     assert status["ep-procedure:2023/2059(INI)"]["latest_event"] == "Text adopted by Parliament"
+
+
+def test_dashboard_layout_is_a_valid_css_grid():
+    # rows of different widths made grid-template-areas invalid: the charts were drawn over each other
+    dashboard = metadata_for(DB)["plugins"]["datasette-dashboards"]["mentions"]
+    layout = dashboard["layout"]
+    assert len({len(row) for row in layout}) == 1, layout
+    assert {cell for row in layout for cell in row} == set(dashboard["charts"])
+    for slug in dashboard["charts"]:  # each named area is one rectangle
+        cells = [(r, c) for r, row in enumerate(layout) for c, cell in enumerate(row) if cell == slug]
+        rows_, cols = {r for r, _ in cells}, {c for _, c in cells}
+        assert len(cells) == len(rows_) * len(cols) and max(rows_) - min(rows_) + 1 == len(rows_) \
+            and max(cols) - min(cols) + 1 == len(cols), slug
 
 
 def test_dashboard_and_its_chart_queries(sample):

@@ -263,3 +263,19 @@ def test_unreachable_article_is_kept_as_title_and_retried(env, replay):
     assert json.loads(closed["metadata"])["fetch_attempts"] == 3  # then left alone
     hits = replay.hits("/flaky/logink-story")
     assert "unchanged 2" in env.run("crawl", "gdelt", "--no-nlp").output and replay.hits("/flaky/logink-story") == hits
+
+
+def test_page_timestamp_wins_over_a_date_in_the_url():
+    """GDELT gives no publication date, so the page's own one is used: its exact timestamp, not the
+    day in the URL at midnight (which trafilatura's date search would prefer)."""
+    from crawler.articles import Lead, parse_article
+
+    url = "https://quayreview.example/2026/03/04/port-data-rules"
+    paragraph = "<p>Port operators in three countries said on Wednesday that they had stopped sharing cargo data with LOGINK.</p>"
+    page = ("<html><head><title>Ports stop sharing data</title>"
+            '<meta property="article:published_time" content="2026-03-04T17:45:00+01:00"></head>'
+            f"<body><article><h1>Ports stop sharing data</h1>{paragraph * 4}</article></body></html>").encode()
+    record = parse_article(page, url, Lead(url=url), "gdelt", "1")
+    assert record.published_at == "2026-03-04T16:45:00+00:00"
+    undated = page.replace(b'<meta property="article:published_time" content="2026-03-04T17:45:00+01:00">', b"")
+    assert parse_article(undated, url, Lead(url=url), "gdelt", "1").published_at.startswith("2026-03-04")  # the URL's day

@@ -244,3 +244,17 @@ def test_feeds_key_in_user_config_replaces_packaged_defaults(env):
     config = load_config(str(env.config_path))
     assert [f.url for f in configured_feeds(config.sources["news-rss"].options)] == ["https://only.example/feed.xml"]
     assert config.sources["news-rss"].base_url == ""
+
+
+def test_well_formed_feed_without_items_is_not_an_error(env, replay):
+    """A valid feed with no entries right now (feedparser flags bytes given without a Content-Type
+    as ``bozo``) polls cleanly: the run is ok, not partial, and the feed is not called malformed."""
+    serve_news(replay)
+    replay.add("/quiet/feed", '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Quiet Port News'
+               '</title><link>https://quiet.example/</link><description>Nothing new</description></channel></rss>',
+               content_type="application/rss+xml")
+    configure(env, replay, feeds=["/quiet/feed", "/hl/feed/"])
+    result = crawl(env)
+    assert result.exit_code == 0, result.output
+    assert "news-rss: ok" in result.output and "not well-formed" not in result.output
+    assert env.db()["documents"].count == 2  # the two relevant Harbour Ledger articles

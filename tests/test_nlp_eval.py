@@ -79,13 +79,49 @@ def _found(ann: Annotator, text: str, lang: str | None = None) -> list[tuple[str
     "國家交通运输物流公共信息平台",  # traditional + simplified
     "The National Transportation & Logistics Public Information Platform",
     "Die Daten LOGINKs",
+    "中国のＬＯＧＩＮＫは",
 ])
 def test_logink_spelling_variants(ann, text):
     assert [e for _, e in _found(ann, text)] == ["platform:logink"]
 
 
-def test_mixed_script_relevance(ann):
-    assert ann.is_relevant("国家交通運輸物流公共信息平台")
+def test_relevance_in_cjk_text(ann):
+    assert ann.is_relevant("国家交通運輸物流公共信息平台")  # mixed scripts
+    assert ann.is_relevant("美方对LOGINK的指责毫无根据")  # a Latin name between CJK characters
+    assert ann.is_relevant("中国のＬＯＧＩＮＫは")  # full-width
+    assert not ann.is_relevant("xLOGINKy and LOGINK2")
+
+
+@pytest.mark.parametrize("text", [
+    "Malaysia's Ministry of Transport signed a memorandum with China on port data.",
+    "The Ministry of Transport of Malaysia signed a memorandum with China on port data.",
+    "Vietnam's Communist Party praised the port deal with China.",
+    "The Texas Department of Transportation will widen the road.",
+])
+def test_generic_agency_names_of_other_owners(ann, text):
+    assert [e for _, e in _found(ann, text, "en") if e.startswith("org:")] == []
+
+
+@pytest.mark.parametrize("text, lang, entity", [
+    ("El Departamento de Defensa prohibió LOGINK en Estados Unidos.", "es", "org:us-dod"),
+    ("Der Kongress der Vereinigten Staaten stimmte zu.", "de", "org:us-congress"),
+    ("Die amerikanische Regierung und der Kongress stritten über Häfen.", "de", "org:us-congress"),
+    ("El Ministerio de Transporte chino gestiona LOGINK.", "es", "org:cn-mot"),
+])
+def test_agencies_in_other_languages(ann, text, lang, entity):
+    assert entity in [e for _, e in _found(ann, text, lang)]
+
+
+def test_generic_agency_names_still_found(ann):
+    assert ("Ministry of Transport", "org:cn-mot") in _found(ann, "The Ministry of Transport in Beijing runs LOGINK.")
+    assert ("Department of Transportation", "org:us-dot") in _found(
+        ann, "The Department of Transportation published a list of covered logistics platforms.", "en")
+
+
+def test_generic_descriptions_need_china(ann):
+    assert _found(ann, "Thailand launched its National Logistics Information Platform last year.", "en") == []
+    assert [e for _, e in _found(ann, "China launched its National Logistics Information Platform.", "en")] \
+        == ["platform:logink"]
 
 
 def test_us_agency_names_without_a_us_cue(ann):

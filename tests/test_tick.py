@@ -230,6 +230,35 @@ def test_schedule_cron(env):
     assert env.run("schedule", "--cron", "--every", "7m").exit_code == 2
 
 
+def test_schedule_finds_the_console_script_beside_the_interpreter_when_not_on_path(env, tmp_path):
+    # `python -m tracker` (or a venv not on PATH) used to fail: "cannot find the `tracker` executable"
+    env.configure({})
+    script = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "tracker")
+    if not os.access(script, os.X_OK):
+        pytest.skip("no tracker console script beside the interpreter")
+    result = subprocess.run([sys.executable, "-m", "tracker", "--config", str(env.config_path), "schedule", "--cron"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={**os.environ, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    line = [l for l in result.stdout.splitlines() if not l.startswith("#")][0]
+    assert line.split("; ", 1)[1].split()[0] == script
+
+
+def test_scheduler_output_escapes_percent_in_paths(env, tmp_path):
+    # "%h" in a directory name was left as a systemd specifier (the home directory) in WorkingDirectory=,
+    # and as a newline in the crontab line
+    env.configure({})
+    odd = tmp_path / "data %h"
+    odd.mkdir()
+    result = env.run("--db", str(odd / "tracker.db"), "schedule", "--systemd")
+    assert result.exit_code == 0, result.output
+    assert f"WorkingDirectory={odd.resolve()}".replace("%", "%%") + "\n" in result.output
+    assert f"EnvironmentFile=-{odd.resolve() / 'tracker.env'}".replace("%", "%%") + "\n" in result.output
+    assert "%%h/tracker.db" in next(l for l in result.output.splitlines() if l.startswith("ExecStart="))
+    cron = env.run("--db", str(odd / "tracker.db"), "schedule", "--cron").output.splitlines()[-1]
+    assert "%" not in cron.replace("\\%", "") and "data \\%h/tracker.db" in cron  # cron turns a bare % into a newline
+
+
 def test_schedule_systemd_units(env, tmp_path):
     env.configure({})
     out = tmp_path / "units"

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from crawler.urls import canonical_url, page_canonical, unwrap_redirect
+from crawler.urls import canonical_url, page_canonical, site_of, unwrap_redirect
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -74,3 +74,13 @@ def test_page_canonical_is_adopted_only_when_safe():
     uk = b'<html><head><link rel="canonical" href="https://news.quay.co.uk/a"></head></html>'
     assert page_canonical(uk, "https://amp.quay.co.uk/a/amp") == "https://news.quay.co.uk/a"
     assert page_canonical(uk, "https://www.harbour.co.uk/a") is None
+
+
+def test_an_ip_address_is_its_own_site():
+    """Two outlets on different addresses (a replay or mirror on 127.0.0.1 and 127.0.0.2, or 127.0.0.1 and
+    10.0.0.1) are different sites: the last two labels of an address are not a registrable domain."""
+    assert site_of("127.0.0.1") == "127.0.0.1" and site_of("127.0.0.1") != site_of("10.0.0.1")
+    assert site_of("[::1]") == "::1" and site_of("News.Example.com.") == "example.com"
+    copy = b'<html><head><link rel="canonical" href="http://127.0.0.1:8000/wire/original-story"></head></html>'
+    assert page_canonical(copy, "http://10.0.0.1:8000/outlet/copy") is None  # a syndicated copy keeps its own key
+    assert page_canonical(copy, "http://127.0.0.1:8000/wire/original-story?utm_source=x") == "http://127.0.0.1:8000/wire/original-story"

@@ -116,8 +116,12 @@ def _domain(sender: str) -> str | None:
 
 
 def deliver(target: SmtpTarget, msg: EmailMessage) -> None:
-    """Hand one message to the server; raises MailError unless the server accepted it."""
+    """Hand one message to the server; raises MailError unless the server accepted it.
+
+    Once DATA is accepted the message is delivered: a failing QUIT (a non-221 answer, a dropped
+    connection) is only logged, else the digest would be recorded as failed and sent again."""
     context = ssl.create_default_context(cafile=target.cafile)
+    accepted = False
     try:
         if target.scheme == "smtps":
             client = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout, context=context)
@@ -134,15 +138,23 @@ def deliver(target: SmtpTarget, msg: EmailMessage) -> None:
             if target.username is not None:
                 client.login(target.username, target.password or "")
             client.send_message(msg)
+            accepted = True
     except MailError:
         raise
-    except smtplib.SMTPResponseException as exc:
-        raise MailError(f"{target.masked} refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items())
-        raise MailError(f"{target.masked} refused the recipient: {codes}") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise MailError(f"cannot deliver through {target.masked}: {type(exc).__name__}: {exc}") from None
+        if not accepted:
+            raise _refusal(target, exc) from None
+        log.warning("message accepted, closing the connection failed", extra={"server": target.masked, "error": str(exc)})
+
+
+def _refusal(target: SmtpTarget, exc: Exception) -> MailError:
+    """The error for a delivery that failed before the server accepted the message."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return MailError(f"{target.masked} refused: {exc.smtp_code} {_text(exc.smtp_error)}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items())
+        return MailError(f"{target.masked} refused the recipient: {codes}")
+    return MailError(f"cannot deliver through {target.masked}: {type(exc).__name__}: {exc}")
 
 
 def _text(value: bytes | str) -> str:

@@ -8,6 +8,7 @@ sourced before the command, systemd from ``EnvironmentFile=``.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -22,12 +23,16 @@ UNIT = "policy-tracker"
 
 
 def tracker_executable() -> str:
-    """Absolute path of the `tracker` console script: sys.argv[0] when that is it, else PATH."""
+    """Absolute path of the `tracker` console script: sys.argv[0] when that is it, else the one installed
+    beside the running interpreter (``python -m tracker``, a venv that is not on PATH), else PATH."""
     argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if argv0 is not None and argv0.name == "tracker":
         resolved = argv0 if argv0.is_absolute() else Path(shutil.which(str(argv0)) or argv0).absolute()
         if resolved.exists():
             return str(resolved)
+    beside = Path(sys.executable).absolute().parent / "tracker" if sys.executable else None
+    if beside is not None and beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
     found = shutil.which("tracker")
     if found:
         return str(Path(found).absolute())
@@ -63,8 +68,8 @@ def cron_text(app: App, minutes: int) -> str:
         "# policy-tracker: the scheduled tick (install with `crontab -e`).\n"
         f"# Secrets (TRACKER_SMTP_URL, API keys) go in {env_file} as `export NAME=value` lines.\n"
         f"# Overlapping ticks are prevented by a lock in the database.\n"
-        f"{when} [ -f {shlex.quote(str(env_file))} ] && . {shlex.quote(str(env_file))}; "
-        f"{command} >> {shlex.quote(str(log_file))} 2>&1\n"
+        f"{when} " + (f"[ -f {shlex.quote(str(env_file))} ] && . {shlex.quote(str(env_file))}; "
+                      f"{command} >> {shlex.quote(str(log_file))} 2>&1").replace("%", "\\%") + "\n"  # cron: % is a newline
     )
 
 
@@ -80,9 +85,9 @@ def systemd_units(app: App, minutes: int) -> dict[str, str]:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={workdir}\n"
+        f"WorkingDirectory={_specifiers(workdir)}\n"
         f"# Secrets (TRACKER_SMTP_URL=..., API keys) as NAME=value lines; the file is optional.\n"
-        f"EnvironmentFile=-{workdir / 'tracker.env'}\n"
+        f"EnvironmentFile=-{_specifiers(workdir / 'tracker.env')}\n"
         f"ExecStart={' '.join(_systemd_quote(a) for a in args)}\n"
         "TimeoutStartSec=6h\n"
         "Nice=10\n"
@@ -101,6 +106,11 @@ def systemd_units(app: App, minutes: int) -> dict[str, str]:
         "WantedBy=timers.target\n"
     )
     return {f"{UNIT}.service": service, f"{UNIT}.timer": timer}
+
+
+def _specifiers(path: Path) -> str:
+    """A path for a unit setting: ``%`` starts a specifier there (``%h`` is the home directory)."""
+    return str(path).replace("%", "%%")
 
 
 def _systemd_quote(arg: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import os
+import sqlite3
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -52,18 +53,23 @@ def _packaged_metadata() -> dict:
     return yaml.safe_load(resources.files("tracker").joinpath("metadata.yaml").read_text("utf-8"))
 
 
-def metadata_for(db_name: str, password_env: str | None = None, username: str = "analyst") -> dict:
+def metadata_for(db_name: str, password_env: str | None = None, username: str = "analyst",
+                 columns: dict[str, set[str]] | None = None) -> dict:
     """The packaged metadata with ``"*"`` replaced by ``db_name``; with ``password_env``, HTTP Basic auth
-    for ``username`` whose password hash is read from that environment variable."""
+    for ``username`` whose password hash is read from that environment variable. ``columns`` (table ->
+    its column names, see `table_columns`) limits the shared glossary to the columns each table has:
+    Datasette lists every described column above the table, so a table page would otherwise open
+    with some 70 definitions of columns it does not have."""
     metadata = copy.deepcopy(_packaged_metadata())
     glossary = metadata.pop("column_glossary", {})
     databases = metadata.get("databases", {})
     if "*" in databases:
         databases[db_name] = databases.pop("*")
     for database in databases.values():
-        for table in (database.get("tables") or {}).values():
+        for name, table in (database.get("tables") or {}).items():
             if not table.get("hidden"):
-                table["columns"] = {**glossary, **(table.get("columns") or {})}
+                shared = glossary if columns is None else {k: v for k, v in glossary.items() if k in columns.get(name, ())}
+                table["columns"] = {**shared, **(table.get("columns") or {})}
     plugins = metadata.setdefault("plugins", {})
     for dashboard in (plugins.get("datasette-dashboards") or {}).values():
         for item in [*dashboard.get("charts", {}).values(), *dashboard.get("filters", {}).values()]:
@@ -75,6 +81,19 @@ def metadata_for(db_name: str, password_env: str | None = None, username: str = 
             "http_basic_auth": True,
         }
     return metadata
+
+
+def table_columns(db_path: str | Path) -> dict[str, set[str]] | None:
+    """Column names of every table and view of the database; None when it cannot be read."""
+    try:
+        conn = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')")]
+            return {n: {r[0] for r in conn.execute("select name from pragma_table_info(?)", [n])} for n in names}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def templates_dir() -> str:
@@ -99,7 +118,7 @@ def build_datasette(db_path: str | Path, *, password_env: str | None = None, use
         raise ValueError(f"environment variable {password_env} is not set (expected a password hash; see `tracker serve --hash-password`)")
     register_plugin()
     db_path = Path(db_path)
-    metadata = metadata_for(db_path.stem, password_env, username)
+    metadata = metadata_for(db_path.stem, password_env, username, table_columns(db_path))
     return Datasette(
         [str(db_path)], metadata=metadata, settings={**SETTINGS, **(settings or {})},
         template_dir=templates_dir(),

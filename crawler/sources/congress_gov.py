@@ -16,7 +16,8 @@ checkpoint item, so it only moves when every bill before it was processed.
 
 Quirks: ``format=json`` is always sent (XML is the default since April 2026); some errors come back
 as HTTP 200 with an ``{"error": ...}`` body; new bills have an empty ``textVersions`` list for days
-(the dossier is stored, no document, no error); text is taken from "Formatted Text" (htm), else
+(the dossier is stored, no document, no error), and a version can be listed with no ``formats`` before
+its text is published (skipped, no error); text is taken from "Formatted Text" (htm), else
 "Formatted XML", else the PDF; www.congress.gov may answer text URLs with a Cloudflare challenge
 page, in which case the same file is fetched from govinfo
 (``https://www.govinfo.gov/content/pkg/BILLS-.../html/BILLS-....htm``) instead of failing; ``title``
@@ -379,7 +380,13 @@ class CongressGov(Source):
         started = utc_now().replace("+00:00", "Z")
         tracked = self.tracked()
         if not self.ctx.full and self.ctx.since:
-            updated = self.updated_since(self._from_datetime())
+            try:
+                updated = self.updated_since(self._from_datetime())
+            except HttpStatusError as exc:  # no listing at all (404: a mirror without /bill): re-read every bill
+                if exc.status != 404:
+                    raise
+                self.ctx.log and self.ctx.log.warning("no update listing (HTTP 404), re-reading every tracked bill: %s", exc)
+                updated = set(tracked)
             tracked = [b for b in tracked if b in updated or self.ctx.known_dossier(f"us-bill:{b}") is None]
         for bid in tracked:
             yield Item(key=bid, url=public_url(bid))
@@ -445,6 +452,9 @@ class CongressGov(Source):
         yield build_dossier(bill, actions, titles, committees, versions)
         title = bill_title(bill, titles)
         for version in versions:
+            if choose_format(version)[1] is None and file_stem(version) is None:  # listed before its text is out
+                self.ctx.log and self.ctx.log.info("text version %r of %s has no file yet", version.get("type"), item.key)
+                continue
             source_id = f"{item.key}/{version_code(item.key, version)}"
             known = self.ctx.known(source_id)
             if known and not self.ctx.full and known["metadata"].get("update_date_including_text") == text_marker(bill):

@@ -38,7 +38,7 @@ from pathlib import Path
 import feedparser
 
 from crawler.base import Item, Source
-from crawler.errors import ParseError
+from crawler.errors import HttpStatusError, ParseError
 from crawler.extract import extract_text, html_to_text
 from crawler.records import DocumentRecord
 
@@ -273,10 +273,22 @@ class EcPress(Source):
         since = date.fromisoformat(self.ctx.since[:10])
         return (since - timedelta(days=self.option("overlap_days", 3))).isoformat()
 
+    def _get_listing(self, path: str, params: dict, accept: str):
+        """A feed or search page; HTTP 404 reads as nothing listed (logged), as on a mirror without it."""
+        try:
+            return self.ctx.client.get(self.base_url + path, params=params, accept=accept)
+        except HttpStatusError as exc:
+            if exc.status != 404:
+                raise
+            self.ctx.log and self.ctx.log.warning("%s %s: HTTP 404, read as nothing listed", path, params)
+            return None
+
     def _rss(self, cutoff: str | None) -> Iterator[dict]:
-        response = self.ctx.client.get(self.base_url + self.option("rss_path", "/api/rss"),
-                                       params={self.option("language_param", "language"): self.language},
-                                       accept="application/rss+xml, application/xml;q=0.9, */*;q=0.5")
+        response = self._get_listing(self.option("rss_path", "/api/rss"),
+                                     {self.option("language_param", "language"): self.language},
+                                     "application/rss+xml, application/xml;q=0.9, */*;q=0.5")
+        if response is None:
+            return
         for item in parse_rss(response.content, response.url):
             if cutoff and item["published"] and item["published"] < cutoff:
                 continue
@@ -286,12 +298,14 @@ class EcPress(Source):
     def _search(self, term: str, cutoff: str | None) -> Iterator[dict]:
         size = self.option("page_size", 50)
         for page in range(1, self.option("max_pages", 5) + 1):
-            response = self.ctx.client.get(self.base_url + self.option("search_path", "/api/search"), params={
+            response = self._get_listing(self.option("search_path", "/api/search"), {
                 self.option("language_param", "language"): self.language,
                 self.option("search_param", "text"): term,
                 self.option("page_size_param", "pagesize"): size,
                 self.option("page_param", "pagenumber"): page,
-            }, accept="application/json")
+            }, "application/json")
+            if response is None:
+                return
             hits = parse_search(response.json(), response.url)
             fresh = [h for h in hits if not (cutoff and h["published"] and h["published"] < cutoff)]
             for hit in fresh:

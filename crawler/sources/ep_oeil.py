@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 from lxml import etree, html
 
 from crawler.base import Item, Source
-from crawler.errors import BlockedError, FetchError, ParseError
+from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
 from crawler.extract import parse_xml
 from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record
 from crawler.sources._ep_common import DEFAULT_KEYWORDS, attribution, dossier_key, keyword_pattern, normalise_reference
@@ -372,6 +372,12 @@ class EpOeil(Source):
             entries = parse_rss(response.content, response.url)
         except BlockedError:
             raise
+        except HttpStatusError as exc:
+            if exc.status != 404:  # the configured procedures were read already: the run is partial
+                self.ctx.item_error(Item(key="rss", url=rss), exc)
+            else:  # no feed here (a mirror or recording without it): the configured procedures only
+                self.ctx.log and self.ctx.log.warning("RSS %s: HTTP 404, no procedures discovered from it", rss)
+            return
         except FetchError as exc:  # the configured procedures were read already: the run is partial
             self.ctx.item_error(Item(key="rss", url=rss), exc)
             return

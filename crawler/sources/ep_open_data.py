@@ -117,9 +117,43 @@ def _tail(value: object, marker: str) -> str | None:
     return value.split(marker, 1)[1].strip("/") or None
 
 
+def _scalar(value: object) -> str | None:
+    """A JSON-LD single value as a string: ``"x"``, ``["x"]``, ``{"@value": "x"}``, ``{"id": "x"}`` -> ``x``."""
+    if isinstance(value, list):
+        value = next((v for v in value if _scalar(v)), None)
+    if isinstance(value, dict):
+        value = value.get("@value", value.get("id", value.get("@id")))
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def _code(value: object) -> str | None:
     """Last path segment of a vocabulary IRI: ``def/ep-document-types/QUESTION_WRITTEN`` -> ``QUESTION_WRITTEN``."""
-    return value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) and value.strip() else None
+    value = _scalar(value)
+    return value.rstrip("/").rsplit("/", 1)[-1] if value else None
+
+
+def _date(value: object) -> str | None:
+    """A ``YYYY-MM-DD...`` date (plain, in a list, or typed ``{"@value": ...}``), else None."""
+    value = _scalar(value)
+    return value if value and re.match(r"\d{4}-\d{2}-\d{2}", value) else None
+
+
+def _by_language(value: object) -> dict[str, str]:
+    """A language-tagged JSON-LD value as ``{lang: text}``: a language map ``{"en": "..."}`` (values may
+    be lists), a list of ``{"@language": "en", "@value": "..."}``, or plain strings (language ``""``)."""
+    found: dict[str, str] = {}
+    if isinstance(value, dict) and ("@value" in value or "@language" in value):
+        value = [value]
+    if isinstance(value, dict):
+        for lang, text in value.items():
+            if (text := _scalar(text)) and not str(lang).startswith("@"):
+                found.setdefault(str(lang).lower(), text)
+    else:
+        for entry in _as_list(value):
+            lang = str(entry.get("@language") or "").lower() if isinstance(entry, dict) else ""
+            if text := _scalar(entry.get("@value") if isinstance(entry, dict) else entry):
+                found.setdefault(lang, text)
+    return found
 
 
 def _as_list(value: object) -> list:
@@ -151,16 +185,15 @@ def parse_listing(payload: object, url: str) -> list[str]:
         return []
     identifiers = []
     for item in _envelope(payload, url):
-        identifier = item.get("identifier") or _tail(item.get("id"), "eli/dl/doc/")
-        if not isinstance(identifier, str) or not identifier.strip():
+        identifier = work_id(item)
+        if not identifier:
             raise ParseError(f"list item without identifier: {json.dumps(item)[:200]}", url)
         identifiers.append(identifier.strip())
     return identifiers
 
 
 def work_id(work: dict) -> str | None:
-    identifier = work.get("identifier")
-    return identifier.strip() if isinstance(identifier, str) and identifier.strip() else _tail(work.get("id"), "eli/dl/doc/")
+    return _scalar(work.get("identifier")) or _tail(work.get("id"), "eli/dl/doc/")
 
 
 def parse_works(payload: object, url: str) -> list[dict]:
@@ -203,11 +236,9 @@ def manifestations(expression: dict, base: str = DATA_ROOT) -> list[tuple[str, s
         if not isinstance(manifestation, dict):
             continue
         fmt = manifestation_format(manifestation)
-        target = manifestation.get("is_exemplified_by")
-        if isinstance(target, dict):
-            target = target.get("id")
-        if fmt in FORMAT_RANK and isinstance(target, str) and target.strip():
-            found.append((fmt, urljoin(base, target.strip()), manifestation))
+        target = _scalar(manifestation.get("is_exemplified_by"))
+        if fmt in FORMAT_RANK and target:
+            found.append((fmt, urljoin(base, target), manifestation))
     return sorted(found, key=lambda f: FORMAT_RANK[f[0]])
 
 
@@ -238,10 +269,8 @@ def _title(work: dict, expression: dict | None, lang: str) -> str:
     """The expression's title in ``lang``, else the work's title in ``lang``, English, any language."""
     candidates = []
     for source in ((expression or {}).get("title"), work.get("title_dcterms")):
-        if isinstance(source, dict):
-            candidates += [source.get(lang), source.get("en"), *source.values()]
-        else:
-            candidates.append(source)
+        tagged = _by_language(source)
+        candidates += [tagged.get(lang), tagged.get(""), tagged.get("en"), *tagged.values()]
     title = next((c for c in candidates if isinstance(c, str) and c.strip()), None)
     return " ".join(title.split()) if title else str(work.get("label") or work_id(work))
 
@@ -250,10 +279,7 @@ def titles(work: dict) -> list[str]:
     """Every title of a work (all languages, alternatives included): what relevance is judged on."""
     found = []
     for value in (work.get("title_dcterms"), *(e.get(k) for e in expressions(work).values() for k in ("title", "title_alternative"))):
-        if isinstance(value, dict):
-            found += [v for v in value.values() if isinstance(v, str)]
-        elif isinstance(value, str):
-            found.append(value)
+        found += _by_language(value).values()
     return found
 
 
@@ -328,7 +354,7 @@ def parse_document(work: dict, lang: str, manifestation: tuple[str, str, dict], 
     if procedure:
         links.append(Link("procedure", SOURCE_ID, procedure))
         group_key = dossier_key(procedure)
-    published = work.get("document_date") if isinstance(work.get("document_date"), str) else None
+    published = _date(work.get("document_date"))
     answers = [answer_id(a) for a in answers_of(work)]
     metadata = {
         "identifier": identifier,
@@ -337,13 +363,12 @@ def parse_document(work: dict, lang: str, manifestation: tuple[str, str, dict], 
         "expression": urljoin(DATA_ROOT, expression["id"]) if isinstance((expression or {}).get("id"), str) else None,
         "manifestation": urljoin(DATA_ROOT, manif["id"]) if isinstance(manif.get("id"), str) else None,
         "format": fmt,
-        "issued": manif.get("issued"),
+        "issued": _scalar(manif.get("issued")),
         "work_type": _code(work.get("work_type")),
         "parliamentary_term": _code(work.get("parliamentary_term")),
         "ep_number": work.get("epNumber"),
         "public_register": work.get("notation_publicRegister"),
-        "title_alternative": ((expression or {}).get("title_alternative") or {}).get(lang)
-        if isinstance((expression or {}).get("title_alternative"), dict) else None,
+        "title_alternative": _by_language((expression or {}).get("title_alternative")).get(lang),
         "original_language": [LANGUAGES.get((_code(x) or "").upper()) for x in _as_list(work.get("originalLanguage"))] or None,
         "authors": _participants(work, "AUTHOR") or None,
         "addressees": _participants(work, "ADDRESSEE") or None,
@@ -367,7 +392,7 @@ def parse_document(work: dict, lang: str, manifestation: tuple[str, str, dict], 
         institution=institution_of(work),
         language=lang,
         published_at=published,
-        updated_at=manif.get("issued") if isinstance(manif.get("issued"), str) else None,
+        updated_at=_scalar(manif.get("issued")),
         parser_version=PARSER_VERSION,
         group_key=group_key,
         metadata={k: v for k, v in metadata.items() if v not in (None, "", [])},
@@ -393,8 +418,8 @@ def _document_refs(activity: dict) -> list[str]:
 
 def parse_event(activity: dict) -> Event | None:
     """An Event from one ``consists_of`` activity; an activity without date is dropped."""
-    day = activity.get("activity_date")
-    if not isinstance(day, str) or not re.match(r"\d{4}-\d{2}-\d{2}", day):
+    day = _date(activity.get("activity_date"))
+    if not day:
         return None
     kind = _code(activity.get("had_activity_type")) or str(activity.get("type") or "ACTIVITY").upper()
     refs = _document_refs(activity)
@@ -408,7 +433,7 @@ def parse_event(activity: dict) -> Event | None:
 
 def procedure_reference(process: dict) -> str | None:
     """``2024/2006(REG)`` from the process label, else from its id and type."""
-    reference = normalise_reference(str(process.get("label") or ""))
+    reference = normalise_reference(_scalar(process.get("label")) or "")
     if reference:
         return reference
     pid = process.get("process_id") or _tail(process.get("id"), "eli/dl/proc/")
@@ -432,7 +457,7 @@ def parse_procedure(payload: object, url: str, events_payload: object = None,
         activities = _envelope(events_payload, url)
     events = sorted(filter(None, (parse_event(a) for a in activities if isinstance(a, dict))),
                     key=lambda e: (e.date, e.kind, e.ref_id or ""))
-    titles_ = process.get("process_title") if isinstance(process.get("process_title"), dict) else {}
+    titles_ = _by_language(process.get("process_title"))
     title = " ".join(str(titles_.get("en") or next(iter(titles_.values()), "") or reference).split())
     pid = process.get("process_id") or process_id(reference)
     ptype = _code(process.get("process_type"))
@@ -453,8 +478,8 @@ def parse_procedure(payload: object, url: str, events_payload: object = None,
         }.items() if v})
     documents = [d for d in (_tail(x, "eli/dl/doc/") for x in _as_list(process.get("created_a_realization_of"))) if d]
     scheduled = sorted(
-        {(a.get("activity_date"), _code(a.get("had_activity_type")) or "") for a in _as_list(process.get("was_scheduled_in"))
-         if isinstance(a, dict) and isinstance(a.get("activity_date"), str)}
+        {(_date(a.get("activity_date")), _code(a.get("had_activity_type")) or "") for a in _as_list(process.get("was_scheduled_in"))
+         if isinstance(a, dict) and _date(a.get("activity_date"))}
     )
     metadata = {k: v for k, v in {
         "process_id": pid, "process_type": ptype, "stage": stage, "documents": documents, "participants": participants,
@@ -523,6 +548,7 @@ class EpOpenData(Source):
     institution = "European Parliament"
     kind = "api"
     default_base_url = DEFAULT_BASE_URL
+    mirrored_hosts = ("www.europarl.europa.eu",)  # distributions redirect to www.europarl.europa.eu/doceo/...
     default_interval = "1d"
     parser_version = PARSER_VERSION
 
@@ -646,7 +672,7 @@ class EpOpenData(Source):
             if judge and identifier not in recheck and not self._relevant(work):
                 self.ctx.remember_url(url, "ep-open-data: no title matches a topic term or keyword")
                 continue
-            yield Item(key=identifier, url=url, watermark=work.get("document_date") if isinstance(work.get("document_date"), str) else None,
+            yield Item(key=identifier, url=url, watermark=_date(work.get("document_date")),
                        data={"collection": collection, "work": work, "base": base, "answers_only": identifier in recheck})
 
     def _detail_url(self, collection: str, identifier: str) -> str:

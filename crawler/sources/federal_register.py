@@ -7,9 +7,11 @@ the full-text links, so ``fields[]`` asks for ``raw_text_url`` and ``body_html_u
 
 Quirks: when ``count`` is 0 the ``results`` and ``total_pages`` keys are missing; if
 ``page * per_page`` exceeds 10,000 the server silently restarts at page 1, so a window with more
-results is split by date; bad queries answer 400 with ``{"errors": ...}``; ``raw_text_url`` serves
-text wrapped in ``<pre>`` HTML. Documents already stored are not fetched again (FR documents are
-immutable; corrections are new documents) unless ``--full``.
+results is split by date (and a next link to a page already read is never followed: no loops);
+bad queries answer 400 with ``{"errors": ...}``; ``raw_text_url`` serves text wrapped in ``<pre>`` HTML
+(a raw text that is missing (404/410) or empty falls through to ``body_html_url``). Documents
+already stored are not fetched again (FR documents are immutable; corrections are new documents)
+unless ``--full``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from crawler.base import Item, Source
-from crawler.errors import ParseError
+from crawler.errors import FetchError, HttpStatusError, ParseError
 from crawler.extract import html_to_text, looks_like_html, tidy
 from crawler.records import DocumentRecord
 
@@ -133,8 +135,9 @@ class FederalRegister(Source):
 
     def _pages(self, term: str, gte: str, lte: str | None = None) -> Iterator[dict]:
         url, params = f"{self.base_url}/documents.json", self._query(term, gte, lte)
-        first = True
+        first, visited = True, set()
         while url:
+            visited.add(url)
             response = self.ctx.client.get(url, params=params, accept="application/json")
             count, results, next_url = parse_listing(response.json(), response.url)
             if first and count > RESULT_CAP:
@@ -143,6 +146,7 @@ class FederalRegister(Source):
             first = False
             yield from results
             url, params = (self.resolve(next_url), None) if next_url and results else (None, None)
+            url = None if url in visited else url  # a next link back to a page already read: no loop
 
     def _split(self, term: str, gte: str, lte: str | None) -> Iterator[dict]:
         start = date.fromisoformat(gte)
@@ -172,11 +176,23 @@ class FederalRegister(Source):
         if not self.ctx.full and self.ctx.known(item.key):
             self.ctx.skipped += 1
             return
-        body_url = meta.get("raw_text_url") or meta.get("body_html_url")
-        if not body_url:
+        body_urls = list(dict.fromkeys(u for u in (meta.get("raw_text_url"), meta.get("body_html_url")) if u))
+        if not body_urls:
             raise ParseError("listing has neither raw_text_url nor body_html_url", item.url)
-        response = self.ctx.client.get(self.resolve(body_url))
-        yield parse_document(meta, response.content, response.url)
+        error: FetchError | None = None
+        for body_url in body_urls:  # a missing (404/410) or empty raw text falls through to the HTML body
+            try:
+                response = self.ctx.client.get(self.resolve(body_url))
+                record = parse_document(meta, response.content, response.url)
+            except (HttpStatusError, ParseError) as exc:
+                if error is None and isinstance(exc, HttpStatusError) and exc.status not in (404, 410):
+                    raise
+                error = error or exc  # when no rendition works, the first one's failure is reported
+                self.ctx.log and self.ctx.log.warning("no usable text at %s: %s", body_url, exc)
+                continue
+            yield record
+            return
+        raise error
 
 
 SOURCE = FederalRegister

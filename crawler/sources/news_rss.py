@@ -38,6 +38,9 @@ from crawler.urls import canonical_url, unwrap_redirect
 
 PARSER_VERSION = "1"
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+# feedparser sets ``bozo`` for these on well-formed feeds: no Content-Type is passed to it (it gets bytes,
+# not a response), and a declared encoding it had to override still parsed. Not malformed feeds.
+BENIGN_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 
 
 @dataclass
@@ -109,7 +112,8 @@ def parse_feed(content: bytes, url: str) -> tuple[dict, list[Lead]]:
     channel = parsed.feed
     feed_title = _plain(channel.get("title")) or urlsplit(url).hostname
     language = (channel.get("language") or "").split("-")[0].lower() or None
-    meta = {"title": feed_title, "version": parsed.get("version"), "bozo": bool(parsed.get("bozo"))}
+    bozo = bool(parsed.get("bozo")) and not isinstance(parsed.get("bozo_exception"), BENIGN_BOZO)
+    meta = {"title": feed_title, "version": parsed.get("version"), "bozo": bozo}
     leads = []
     for entry in parsed.entries:
         link = _entry_link(entry, url)

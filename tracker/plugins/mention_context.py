@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 from datasette import hookimpl
-from datasette.utils import tilde_encode, urlsafe_components
+from datasette.utils import escape_fts, tilde_encode, urlsafe_components
 from markupsafe import Markup, escape
 
 from db.reads import fts_query
@@ -74,12 +74,16 @@ def _plain(value):
     return value.get("value") if isinstance(value, dict) else value
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def prepare_connection(conn):
     """``fts_query(text)`` in SQL: analyst input made into a safe FTS5 query (see db.reads.fts_query);
-    reads through a memory map (page cache shared with the OS, no read() per page: facets and searches
-    over thousands of rows run 3-4 times faster; docs/scale.md)."""
+    ``escape_fts`` (the table search box) never returns an empty query: Datasette's own made a blank
+    or lone-quote search (``?_search=%22``) an "fts5: syntax error" page, it now matches nothing
+    (``trylast``: registered after Datasette's). Reads go through a memory map (page cache shared with
+    the OS, no read() per page: facets and searches over thousands of rows run 3-4 times faster;
+    docs/scale.md)."""
     conn.create_function("fts_query", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
+    conn.create_function("escape_fts", 1, lambda text: escape_fts(text or "") or '""', deterministic=True)
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
