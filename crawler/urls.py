@@ -165,7 +165,10 @@ def site_of(host: str) -> str:
 
 def page_canonical(content: bytes | str, page_url: str) -> str | None:
     """The page's ``<link rel=canonical>`` (canonicalised) when it is safe to adopt: http(s), on the
-    same site as the page, and not the site's home page unless the page itself is one.
+    same site as the page, not the site's home page unless the page itself is one, and, on the very
+    same host, the same path (only query, fragment, AMP or trailing-slash variants): another path on
+    the same host is another article (two outlets behind one mirror or replay origin, a syndicated copy
+    beside its original); exact copies are still caught by the text hash.
 
     A cross-site canonical (a syndicated copy pointing at the original outlet) is not adopted: the
     copy is its own outlet's document and story grouping links the two.
@@ -181,6 +184,8 @@ def page_canonical(content: bytes | str, page_url: str) -> str | None:
         return None
     if target.path.strip("/") == "" and page.path.strip("/") != "":
         return None
+    if target.hostname == page.hostname and _normalise_path(target.path) != _normalise_path(page.path):
+        return None  # another article on the same host (a copy served beside its original, outlets on one mirror)
     return canonical_url(urlunsplit(target))
 
 

@@ -221,6 +221,16 @@ def _news_stories(db: sqlite_utils.Database) -> None:
     db["document_signatures"].create_index(["story_date"], if_not_exists=True)
 
 
+def _document_nlp_summary(db: sqlite_utils.Database) -> None:
+    """Per-document NLP summary columns, so the documents table facets by stance, entity and topic."""
+    columns = set(db["documents"].columns_dict)
+    for name in ("stance", "entities", "topics"):
+        if name not in columns:
+            db["documents"].add_column(name, str)
+    db["documents"].create_index(["stance"], if_not_exists=True)
+    db.execute("update documents set nlp_hash = null where entities is null and nlp_hash is not null")  # re-annotate to fill them
+
+
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 # Append new migrations at the end (name them "NNNN_<area>_<what>"); never edit a shipped one.
@@ -229,6 +239,7 @@ MIGRATIONS: list[Migration] = [
     ("0002_digest_delivery", _digest_delivery),
     ("0003_frontend_indexes", _frontend_indexes),
     ("0004_news_stories", _news_stories),
+    ("0005_document_nlp_summary", _document_nlp_summary),
 ]
 
 

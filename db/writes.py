@@ -257,8 +257,12 @@ def replace_annotations(db: sqlite_utils.Database, document_id: int, annotation:
                 "insert or replace into document_topics (document_id, topic, stance, score, mentions) values (?, ?, ?, ?, ?)",
                 [document_id, topic["topic"], topic.get("stance"), topic.get("score"), topic.get("mentions", 0)],
             )
+        entities = sorted({m["entity"] for m in annotation.get("mentions", [])})
+        present = [t for t in annotation.get("topics", []) if t.get("mentions")]
+        main = max(present, key=lambda t: t["mentions"], default=None)
         db.conn.execute(
-            "update documents set nlp_hash = ?, nlp_version = ?, language = coalesce(language, ?) where id = ?",
-            [content_hash, model_version, annotation.get("lang"), document_id],
+            "update documents set nlp_hash = ?, nlp_version = ?, language = coalesce(language, ?), stance = ?, entities = ?, topics = ? where id = ?",
+            [content_hash, model_version, annotation.get("lang"), main.get("stance") if main else None,
+             json.dumps(entities), json.dumps([t["topic"] for t in present]), document_id],
         )
     return {"mentions": len(annotation.get("mentions", [])), "new_mentions": new}

@@ -430,3 +430,30 @@ def test_distribution_redirect_to_doceo_follows_the_configured_base_url(env, rep
     env.run("crawl", "ep-open-data", "--no-nlp")  # the other listed works are not served here: partial
     assert replay.hits("/doceo/document/TA-9-2024-0025_EN.xml") == 1
     assert documents(env)["TA-9-2024-0025"]["text"].strip()
+
+
+def test_expression_language_from_bare_codes_and_three_letter_suffixes():
+    """Acceptance dry-run regression: ``language`` given as a bare code, or only an id ending ``/eng``,
+    used to leave the work without any language version (item error)."""
+    from crawler.sources.ep_open_data import expression_language
+
+    assert expression_language({"language": "en"}) == "en"
+    assert expression_language({"language": {"id": "http://publications.europa.eu/resource/authority/language/DEU"}}) == "de"
+    assert expression_language({"id": "eli/dl/doc/TA-10-2026-0001/eng"}) == "en"
+    assert expression_language({"id": "eli/dl/doc/TA-10-2026-0001/pl"}) == "pl"
+    assert expression_language({"id": "eli/dl/doc/TA-10-2026-0001"}) is None
+
+
+def test_procedure_without_events_and_no_events_endpoint_is_stored(env, replay):
+    """Acceptance dry-run regression: a procedure without ``consists_of`` whose ``/events`` answers 404
+    (a new procedure, or a recording without it) used to make the run partial; it is stored without events."""
+    process = {"id": "eli/dl/proc/2026-0042", "type": "Process", "process_id": "2026-0042", "label": "2026/0042(COD)",
+               "process_type": "def/ep-procedure-types/COD", "process_title": {"en": "Maritime single window (project-written)"}}
+    for collection in ("adopted-texts", "plenary-documents", "parliamentary-questions"):
+        replay.add(f"{API}/{collection}", b"", status=204)
+    replay.add(f"{API}/procedures/2026-0042", envelope(process), content_type="application/ld+json")
+    configure(env, replay, procedures=["2026/0042(COD)"])
+    result = env.run("crawl", "ep-open-data", "--no-nlp")
+    assert result.exit_code == 0 and "ep-open-data: ok" in result.output, result.output
+    assert replay.hits(f"{API}/procedures/2026-0042/events") == 1
+    assert env.db()["dossiers"].get("ep-procedure:2026/0042(COD)")["title"] == "Maritime single window (project-written)"

@@ -84,3 +84,15 @@ def test_an_ip_address_is_its_own_site():
     copy = b'<html><head><link rel="canonical" href="http://127.0.0.1:8000/wire/original-story"></head></html>'
     assert page_canonical(copy, "http://10.0.0.1:8000/outlet/copy") is None  # a syndicated copy keeps its own key
     assert page_canonical(copy, "http://127.0.0.1:8000/wire/original-story?utm_source=x") == "http://127.0.0.1:8000/wire/original-story"
+
+
+def test_same_host_canonical_to_another_path_is_not_adopted():
+    """Outlets behind one origin (a mirror or a replay with a path per outlet): a syndicated copy's
+    canonical link to its original on the same host is another article, so the copy keeps its own URL;
+    same-path variants (tracking, trailing slash, AMP) are still adopted."""
+    copy = b'<html><head><link rel="canonical" href="http://127.0.0.1:8000/wire/2026/03/original-story/"></head></html>'
+    assert page_canonical(copy, "http://127.0.0.1:8000/daily/syndicated/original-story") is None
+    assert page_canonical(copy, "http://127.0.0.1:8000/wire/2026/03/original-story?utm_source=rss") == \
+        "http://127.0.0.1:8000/wire/2026/03/original-story"
+    assert page_canonical(copy, "http://127.0.0.1:8000/wire/2026/03/original-story/amp/") == \
+        "http://127.0.0.1:8000/wire/2026/03/original-story"

@@ -205,11 +205,14 @@ def parse_works(payload: object, url: str) -> list[dict]:
 
 
 def expression_language(expression: dict) -> str | None:
-    code = _code(expression.get("language"))
-    if code and code.upper() in LANGUAGES:
-        return LANGUAGES[code.upper()]
-    suffix = (expression.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
-    return suffix.lower() if len(suffix) == 2 and suffix.isalpha() else None
+    """ISO 639-1 code from ``language`` (an EU authority IRI ``.../ENG`` or a bare code), else from the
+    expression id's suffix (``.../en`` or ``.../eng``)."""
+    for code in (_code(expression.get("language")), _code(expression.get("id"))):
+        if code and code.upper() in LANGUAGES:
+            return LANGUAGES[code.upper()]
+        if code and len(code) == 2 and code.isalpha():
+            return code.lower()
+    return None
 
 
 def expressions(work: dict) -> dict[str, dict]:
@@ -713,7 +716,12 @@ class EpOpenData(Source):
             return None, []
         events_payload = None
         if payload is not None and not any(p.get("consists_of") for p in _envelope(payload, final_url)):
-            events_payload, _ = self._get_json(f"{url}/events")
+            try:
+                events_payload, _ = self._get_json(f"{url}/events")
+            except HttpStatusError as exc:
+                if exc.status != 404:
+                    raise
+                self.ctx.log and self.ctx.log.info("procedure %s has no events (404 on /events)", pid)
         dossier, document = parse_procedure(payload, final_url, events_payload)
         reference = document.source_id
         self._procedures[pid] = reference
