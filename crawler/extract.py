@@ -32,13 +32,23 @@ def tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _block_text(root) -> str:
+# Inline elements of the XML vocabularies we read (XHTML, USLM and bill DTDs, EP/Akoma Ntoso); in XML
+# every other element is a block, so that "<official-title>An Act</official-title><section>To..."
+# does not read "An ActTo...".
+XML_INLINE_TAGS = {
+    "a", "b", "i", "u", "em", "strong", "sup", "sub", "span", "abbr", "cite", "code", "small", "br",
+    "term", "quote", "ref", "inline", "date", "short-title", "external-xref", "internal-xref",
+    "enum", "num", "marker", "fillin", "pagebreak", "footnote-ref", "noteref", "docnumber", "docstage",
+}
+
+
+def _block_text(root, xml: bool = False) -> str:
     parts: list[str] = []
 
     def walk(node) -> None:
         tag = node.tag if isinstance(node.tag, str) else ""
         local = tag.rsplit("}", 1)[-1].lower()
-        block = local in BLOCK_TAGS
+        block = local not in XML_INLINE_TAGS if xml and tag else local in BLOCK_TAGS
         if block:
             parts.append("\n")
         if node.text and isinstance(node.tag, str):  # comments and processing instructions are not text
@@ -83,8 +93,8 @@ def parse_xml(content: bytes) -> etree._Element:
 
 
 def xml_to_text(content: bytes) -> str:
-    """Text of an XML document, one paragraph per block-like element."""
-    return _block_text(parse_xml(content))
+    """Text of an XML document, one paragraph per element that is not an inline one."""
+    return _block_text(parse_xml(content), xml=True)
 
 
 def looks_like_html(content: bytes) -> bool:

@@ -457,3 +457,25 @@ def test_procedure_without_events_and_no_events_endpoint_is_stored(env, replay):
     assert result.exit_code == 0 and "ep-open-data: ok" in result.output, result.output
     assert replay.hits(f"{API}/procedures/2026-0042/events") == 1
     assert env.db()["dossiers"].get("ep-procedure:2026/0042(COD)")["title"] == "Maritime single window (project-written)"
+
+
+def test_missing_translation_is_skipped_not_a_run_failure(env, replay):
+    """Acceptance dry-run regression: the topics ask for de/fr/... too; a recording (or the portal)
+    without one translation's body made the run partial (exit 1) although the English text was stored.
+    An extra language without text is now logged and skipped; the first language stays required."""
+    work = load("adopted-text_TA-9-2024-0025.json")["data"][0]
+    polish = next(e for e in work["is_realized_by"] if e["id"].endswith("/pl"))
+    for collection in ("adopted-texts", "plenary-documents", "parliamentary-questions"):
+        replay.add(f"{API}/{collection}", b"", status=204)
+    replay.add(f"{API}/adopted-texts", listing("TA-9-2024-0025"), content_type="application/ld+json", when=lambda r: r.args.get("text") == "LOGINK")
+    replay.add(f"{API}/adopted-texts/TA-9-2024-0025", envelope(work), content_type="application/ld+json")
+    replay.add("/distribution/doc/TA-9-2024-0025_en.xml", (EX / "files" / "TA-9-2024-0025_en.xml").read_bytes())
+    configure(env, replay, languages=["en", "pl"], procedures=[])  # the Polish body is not served: 404
+    result = env.run("crawl", "ep-open-data", "--no-nlp")
+    assert result.exit_code == 0 and "ep-open-data: ok" in result.output, result.output
+    assert set(documents(env)) == {"TA-9-2024-0025"}
+    assert any("TA-9-2024-0025_pl" in r.path for r in replay.requests) and polish
+    # the English body missing is still an item error
+    replay.add("/distribution/doc/TA-9-2024-0025_en.xml", b"gone", status=404)
+    result = env.run("crawl", "ep-open-data", "--no-nlp", "--full")
+    assert result.exit_code == 1 and "ep-open-data: partial" in result.output

@@ -19,6 +19,7 @@ from crawler.extract import (
     garbled_reason,
     pdf_to_text,
     sniff_format,
+    xml_to_text,
 )
 
 PORT_TEXT = [
@@ -260,7 +261,7 @@ def test_dispatch_by_magic_bytes_ignores_a_wrong_media_type():
         (b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head><title>T</title>'
          b"</head><body><p>Article 1</p><p>Ports</p></body></html>", "application/xhtml+xml", "", "html", "Article 1\n\nPorts"),
         (b"<html><body><script>x()</script><p>Port strategy</p></body></html>", "text/html", "", "html", "Port strategy"),
-        (b'<?xml version="1.0"?><doc><title>Act</title><para>Port data</para></doc>', "application/xml", "", "xml", "Act\nPort data"),
+        (b'<?xml version="1.0"?><doc><title>Act</title><para>Port data</para></doc>', "application/xml", "", "xml", "Act\n\nPort data"),
         ("Caf\u00e9 port\r\n\r\n\r\nsecond".encode("cp1252"), "text/plain; charset=windows-1252", "", "text", "Caf\u00e9 port\n\nsecond"),
         (b"plain words about port data", "", "https://example.org/a.txt", "text", "plain words about port data"),
     ],
@@ -293,3 +294,11 @@ def test_html_comments_are_not_text():
     page = b'<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml"><!-- CONVEX # converter_version:9.16.1 -->' \
            b"<body><!-- excerpt L1-2 --><p>Article 1</p>tail<!-- x --> end</body></html>"
     assert extract_text(page, "application/xhtml+xml", "")[0] == "Article 1\ntail end"
+
+
+def test_xml_elements_are_blocks_unless_inline():
+    bill = (b"<bill><official-title>An Act</official-title><section><enum>1.</enum><header>Short title</header>"
+            b"<text>This Act may be cited as the <quote>Securing Maritime Data Act</quote>.</text></section></bill>")
+    text = xml_to_text(bill)
+    assert "An ActTo" not in text and "An Act\n" in text
+    assert "cited as the Securing Maritime Data Act." in text  # inline quote stays in its sentence

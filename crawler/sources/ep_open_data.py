@@ -758,7 +758,10 @@ class EpOpenData(Source):
                     failures.append(f"{fmt}: {exc}")
             else:
                 reason = "; ".join(failures) or "no XML, HTML, DOCX or PDF manifestation"
-                self.ctx.item_error(item, FetchError(f"{source_id_for(identifier, lang)}: no text: {reason}"))
+                if lang == wanted[0]:
+                    self.ctx.item_error(item, FetchError(f"{source_id_for(identifier, lang)}: no text: {reason}"))
+                else:  # an extra translation the topics ask for: its absence does not make the run partial
+                    self.ctx.log and self.ctx.log.warning("%s: no text, translation skipped: %s", source_id_for(identifier, lang), reason)
 
     def _known_exact(self, source_id: str) -> bool:
         return not self.ctx.full and bool(self.ctx.known(source_id))
