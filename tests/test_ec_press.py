@@ -225,3 +225,25 @@ def test_search_and_rss_answering_404_read_as_nothing_listed(env, replay):
     assert "ec-press: ok" in result.output
     assert {d["source_id"] for d in env.db()["documents"].rows} == {"SPEECH/26/9903", "IP/26/9901", "QANDA/26/9904"}
     assert {r.args["text"] for r in replay.requests if r.path == SEARCH} == {"LOGINK", "port community system"}
+
+
+def test_markup_without_text_falls_back_to_the_attachment(env, replay):
+    """Acceptance dry-run regression (project-written document): a speech whose ``htmlContent`` is
+    markup without text (``<p>&nbsp;</p>``) and whose text is in the attachment was an item error
+    ("no text"): the attachment was fetched only for an empty string."""
+    speech = {"refCd": "SPEECH/26/9910", "eventDate": "2026-02-02",
+              "docuLanguageResource": {"title": "Speech on LOGINK and EU ports", "language": "en", "htmlContent": "<p>&nbsp;</p>",
+                                       "attachmentResources": [{"url": "https://ec.europa.eu/commission/presscorner/api/files/attachment/9910/SPEECH_26_9910_EN.pdf"}]}}
+    replay.add(RSS, b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>', content_type="application/rss+xml")
+    replay.add(SEARCH, (EX / "files" / "search_empty.json").read_bytes(), content_type="application/json")
+    replay.add(SEARCH, json.dumps({"docuLanguageListResources": [{"refCode": "SPEECH/26/9910", "eventDate": "2026-02-02", "title": speech["docuLanguageResource"]["title"]}]}),
+               content_type="application/json", when=lambda r: r.args.get("text") == "LOGINK")
+    replay.add(DOCUMENTS, json.dumps(speech), content_type="application/json")
+    replay.add(BASE + "/api/files/attachment/9910/SPEECH_26_9910_EN.pdf",
+               make_pdf([text_stream(["Check against delivery.", "The LOGINK platform and the security of EU ports."])]),
+               content_type="application/pdf")
+    configure(env, replay)
+    result = env.run("crawl", "ec-press", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    (doc,) = env.db()["documents"].rows
+    assert doc["source_id"] == "SPEECH/26/9910" and "LOGINK platform" in doc["text"]

@@ -149,6 +149,12 @@ def parse_search(payload: object, url: str) -> list[dict]:
     return hits
 
 
+def html_text(html: object) -> str:
+    """The text of an ``htmlContent`` ("" for none, or markup without text such as ``<p>&nbsp;</p>``)."""
+    text = html_to_text(html) if isinstance(html, str) and html.strip() else ""
+    return text if text.strip() else ""
+
+
 def _names(values: object, *keys: str) -> list[str]:
     if isinstance(values, dict):
         values = [values]
@@ -185,11 +191,10 @@ def parse_document(payload: object, url: str, language: str = "en", attachment: 
         raise ParseError(f"document response has no reference (refCd): {reference!r}", url)
     html = resource.get("htmlContent") or ""
     warnings: list[str] = []
-    if html.strip():
-        body = html_to_text(html)
-    elif attachment is not None:
+    body = html_text(html)
+    if not body and attachment is not None:
         body, warnings = extract_text(*attachment)
-    else:
+    elif not body:
         raise ParseError(f"{reference}: empty htmlContent and no attachment", url)
     subtitle = (resource.get("subtitle") or "").strip()
     text = f"{subtitle}\n\n{body}" if subtitle and not body.startswith(subtitle) else body
@@ -219,7 +224,7 @@ def parse_document(payload: object, url: str, language: str = "en", attachment: 
             "policies": _names(payload.get("policiesResource"), "description", "code"),
             "place": (_names(payload.get("placeResource"), "description") or [None])[0],
             "languages": payload.get("languages") if isinstance(payload.get("languages"), list) else None,
-            "api_url": url, "attachment_url": attachment[2] if attachment and not html.strip() else None,
+            "api_url": url, "attachment_url": attachment[2] if attachment and not html_text(html) else None,
         }.items() if v},
         warnings=warnings,
     )
@@ -341,7 +346,7 @@ class EcPress(Source):
         payload = response.json()
         attachment = None
         resource = payload.get("docuLanguageResource") if isinstance(payload, dict) else None
-        if isinstance(resource, dict) and not (resource.get("htmlContent") or "").strip() and attachment_urls(payload):
+        if isinstance(resource, dict) and not html_text(resource.get("htmlContent")) and attachment_urls(payload):
             fetched = self.ctx.client.get(self.resolve(attachment_urls(payload)[0]))
             attachment = (fetched.content, fetched.headers.get("content-type", ""), fetched.url)
         record = parse_document(payload, response.url, self.language, attachment)
