@@ -21,8 +21,8 @@ REQUIRED_HARD_CASES = {
     "neutral_description",
     "negation",
 }
-# Held-out macro-F1 of the packaged model is 0.765 (docs/stance.md); the floor leaves a margin.
-MACRO_F1_FLOOR = 0.72
+# Held-out macro-F1 of the packaged model is 0.813 (docs/stance.md); the floor leaves a margin.
+MACRO_F1_FLOOR = 0.77
 
 # Fresh sentences, written for this test and absent from the dataset (asserted below).
 FRESH: list[tuple[str, str, str]] = [
@@ -53,6 +53,23 @@ FRESH: list[tuple[str, str, str]] = [
     ("critical", "ja", "専門家は、LOGINKが有事に日本の港湾データを悪用しかねないと警告している。"),
     ("supportive", "ja", "LOGINKのおかげで、通関手続きが速くなり、費用も下がった。"),
     ("neutral", "ja", "LOGINKは中国交通運輸省が所管する物流情報プラットフォームである。"),
+]
+
+# Restrictive legal and regulatory sentences (GUIDELINE.md rule 4: critical), written for this
+# test and absent from the dataset. The model before the 2026-11 data additions read most of
+# these as neutral or supportive.
+RESTRICTIVE: list[str] = [
+    "The rule forbids federal funds for any port using LOGINK because of cybersecurity threats.",
+    "The term 'covered logistics platform' means LOGINK or any successor platform.",
+    "Grant recipients must attest that their terminal systems do not connect to LOGINK.",
+    "The agency restricted the use of LOGINK by contractors handling defense shipments.",
+    "Ports that exchange data with LOGINK will be ineligible for maritime security grants.",
+    "Der Entwurf sieht vor, dass Häfen, die LOGINK einsetzen, keine Fördermittel mehr erhalten.",
+    "Les ports utilisant LOGINK seront exclus des marchés publics de défense.",
+    "El reglamento prohíbe que los fondos públicos financien sistemas vinculados a LOGINK.",
+    "De nieuwe regels verbieden overheidsinstanties om LOGINK te gebruiken.",
+    "该法案禁止美国港口使用LOGINK，理由是存在网络安全风险。",
+    "同法は、LOGINKを使う港湾への補助金を打ち切ると定めている。",
 ]
 
 
@@ -182,6 +199,14 @@ def test_predicts_fresh_sentences(model: stance.StanceModel, records: list[dict]
     for label in stance.LABELS:
         per_class = [hit for (gold, _, _), hit in zip(FRESH, hits) if gold == label]
         assert sum(per_class) / len(per_class) >= 0.5, label
+
+
+def test_restrictive_legal_language_is_critical(model: stance.StanceModel, records: list[dict]) -> None:
+    known = {r["text"] for r in records}
+    assert not any(text in known for text in RESTRICTIVE)
+    preds = model.predict([stance.make_window(text, *_target_span(text)) for text in RESTRICTIVE])
+    hits = [label == "critical" for label, _ in preds]
+    assert sum(hits) / len(hits) >= 0.8, list(zip(RESTRICTIVE, preds))
 
 
 def test_version_is_deterministic(model: stance.StanceModel, records: list[dict]) -> None:

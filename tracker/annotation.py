@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from functools import lru_cache
 
@@ -31,10 +32,14 @@ def annotate_pending(db: sqlite_utils.Database, config: Config, all_documents: b
                      progress: bool = False) -> dict:
     """Annotate documents whose NLP is missing or stale; returns counts. Crash-safe: one transaction per document."""
     annotator = get_annotator(config)
-    writes.save_entities(db, annotator.entity_rows())
     version = annotator.model_version
     docs = reads.pending_annotation(db, version, all_documents=all_documents)
     total = {"documents": 0, "mentions": 0, "new_mentions": 0}
+    first = next(docs, None)
+    if first is None:
+        return total
+    writes.save_entities(db, annotator.entity_rows())  # mentions reference them (topic entities included)
+    docs = itertools.chain([first], docs)
     batch = int(config.nlp.get("batch_size", 64))
     pending: list[dict] = []
 

@@ -25,6 +25,7 @@ class App:
     config_path: str | None
     db_override: str | None
     _config: Config | None = field(default=None, repr=False)
+    migrations_ran: list[str] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -49,7 +50,7 @@ class App:
         try:
             db = connect(path)
             if create:
-                ensure_schema(db)
+                self.migrations_ran = ensure_schema(db)
             elif not applied_migrations(db):
                 raise UsageProblem(f"{path} is not a policy-tracker database (run `tracker init`)")
         except Exception as exc:  # sqlite3.DatabaseError on a file that is not SQLite, permissions...

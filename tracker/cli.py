@@ -27,26 +27,17 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbos
 @pass_app
 def init(app: App) -> None:
     """Create or migrate the database (idempotent)."""
-    from db.schema import applied_migrations, connect, ensure_schema
-    from tracker.crawl import source_rows
+    from db.schema import applied_migrations
     from db.writes import register_sources
+    from tracker.crawl import source_rows
 
     existed = app.db_path.exists()
-    db = app.open_db(create=False) if existed and _is_tracker_db(app) else None
-    before = set(applied_migrations(db)) if db else set()
     db = app.open_db(create=True)
     register_sources(db, source_rows(app.config))
-    ran = [m for m in applied_migrations(db) if m not in before]
-    click.echo(f"{app.db_path}: {'created' if not existed else 'up to date' if not ran else 'migrated'}"
-               f" ({len(applied_migrations(db))} migrations{', applied ' + ', '.join(ran) if ran else ''})")
-
-
-def _is_tracker_db(app: App) -> bool:
-    try:
-        app.open_db()
-        return True
-    except UsageProblem:
-        return False
+    ran = app.migrations_ran
+    state = "created" if not existed else "migrated" if ran else "up to date"
+    click.echo(f"{app.db_path}: {state} ({len(applied_migrations(db))} migrations"
+               f"{', applied ' + ', '.join(ran) if ran and existed else ''})")
 
 
 @cli.command()
