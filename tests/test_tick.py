@@ -13,23 +13,11 @@ import time
 import pytest
 
 from db.schema import connect
-from tests.test_digest import Inbox, add_document, free_port
+from tests.test_digest import add_document, smtp  # noqa: F401 - smtp is a fixture (real SMTP server on loopback)
 from tests.test_federal_register import LISTING, serve_fr
 from tracker.tick import TickLock
 
 SUBSCRIBER = '[[digest.subscribers]]\nemail = "analyst@example.org"\ntopics = ["logink"]\n'
-
-
-@pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 def configure(env, replay, smtp_port: int, monkeypatch):

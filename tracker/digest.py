@@ -244,18 +244,25 @@ def last_delivery(db, email: str) -> dict | None:
     return dict(zip(("id", "sent_at", "period_end", "status"), row)) if row else None
 
 
-def _filters(config, sub: Subscriber, since: str, delivered_until: str | None) -> tuple[str, dict]:
-    topics = sub.topics or list(config.topics)
-    params: dict = {"since": since, "email": sub.email, "delivered_until": delivered_until}
-    clauses = ["m.first_seen_at >= :since", f"m.topic in ({_in(params, 'topic', topics)})"]
-    if sub.sources:
-        clauses.append(f"d.source in ({_in(params, 'source', sub.sources)})")
+def _relevance_clauses(params: dict, sub: Subscriber) -> list[str]:
+    """SQL conditions of a subscriber's relevance filter (``min_stance``, ``min_score``) on mentions ``m``."""
+    clauses = []
     stances = MIN_STANCE.get(sub.min_stance)
     if stances:
         clauses.append(f"m.stance in ({_in(params, 'stance', stances)})")
     if sub.min_score > 0:
         clauses.append("m.stance_score >= :min_score")
         params["min_score"] = sub.min_score
+    return clauses
+
+
+def _filters(config, sub: Subscriber, since: str, delivered_until: str | None) -> tuple[str, dict]:
+    topics = sub.topics or list(config.topics)
+    params: dict = {"since": since, "email": sub.email, "delivered_until": delivered_until}
+    clauses = ["m.first_seen_at >= :since", f"m.topic in ({_in(params, 'topic', topics)})"]
+    if sub.sources:
+        clauses.append(f"d.source in ({_in(params, 'source', sub.sources)})")
+    clauses.extend(_relevance_clauses(params, sub))
     if delivered_until:  # only mentions first seen before the end of a delivered digest can have been delivered
         clauses.append("(m.first_seen_at > :delivered_until or not exists "
                        "(select 1 from digest_items di where di.subscriber = :email and di.mention_id = m.id))")
@@ -489,12 +496,7 @@ def _weekly_stances(db, config, sub: Subscriber, now: datetime, since: str, rece
     if sub.sources:
         join = " cross join documents d on d.id = m.document_id"
         clauses.append(f"d.source in ({_in(params, 'source', sub.sources)})")
-    stances = MIN_STANCE.get(sub.min_stance)
-    if stances:
-        clauses.append(f"m.stance in ({_in(params, 'stance', stances)})")
-    if sub.min_score > 0:
-        clauses.append("m.stance_score >= :min_score")
-        params["min_score"] = sub.min_score
+    clauses.extend(_relevance_clauses(params, sub))
     counts = Counter(recent)
     for day, stance, count in db.execute(
         f"select substr(m.first_seen_at, 1, 10), m.stance, count(*) from mentions m indexed by idx_mentions_digest{join} "
