@@ -36,6 +36,7 @@ from crawler.errors import (
     RobotsDisallowed,
     TooLargeError,
 )
+from crawler.logs import source_log
 
 log = logging.getLogger("crawler.http")
 
@@ -175,7 +176,7 @@ class HttpClient:
         self._last_request: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
         self._robots: dict[str, tuple[float, Protego | None]] = {}
-        self.log = logging.LoggerAdapter(log, {"source": source_id})
+        self.log = source_log("crawler.http", source_id)
         self.session = requests.Session()
         retry = _CappedRetry(
             total=settings.retries,

@@ -17,6 +17,7 @@ import sqlite_utils
 from crawler.base import CrawlContext
 from crawler.errors import BlockedError, FetchError
 from crawler.http import HttpClient
+from crawler.logs import source_log
 from crawler.records import DocumentRecord, DossierRecord
 from crawler.registry import SOURCES, get_source
 from db import reads, writes
@@ -73,7 +74,7 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
         since=since or (None if full else stored.get("watermark")),
         full=full,
         max_docs=max_docs,
-        log=logging.LoggerAdapter(logging.getLogger(f"crawler.{source_id}"), {"source": source_id}),
+        log=source_log(f"crawler.{source_id}", source_id),
         known=lambda source_id_, _s=source_id: reads.known_document(db, _s, source_id_),
         seen_url=lambda url: reads.seen_url(db, url),
         remember_url=lambda url, reason, _s=source_id: writes.remember_url(db, url, _s, reason),
