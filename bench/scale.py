@@ -297,7 +297,7 @@ def bench_digest(path: Path) -> dict:
 def report(results: dict) -> str:
     nlp, scale, web, digest = results["nlp"], results["scale"], results["datasette"], results["digest"]
     lines = [
-        f"| measure | value | target |", "|---|---|---|",
+        "| measure | value | target |", "|---|---|---|",
         f"| ingest + NLP (real path, {nlp['documents']:,} docs, {nlp['words']:,} words) | {nlp['ingest_nlp_words_per_s']:,} words/s | >= {TARGETS['ingest_nlp_words_per_s']:,} |",
         f"| of which upsert_document alone | {nlp['ingest_words_per_s']:,} words/s | |",
         f"| of which NLP (annotate_pending) alone | {nlp['nlp_words_per_s']:,} words/s | |",

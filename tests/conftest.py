@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from crawler.registry import SOURCES
 from tests.replay import FIXTURES, Replay
+from tests.smtpserver import Inbox, free_port
 
 os.environ.pop("TRACKER_CONFIG", None)
 
@@ -73,3 +74,16 @@ def env(tmp_path) -> TrackerEnv:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def smtp() -> Inbox:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) for the digest and tick tests."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()

@@ -8,9 +8,6 @@ a refusing or unreachable server leaves nothing recorded and the next send deliv
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import socket
 import ssl
 import zlib
 from pathlib import Path
@@ -20,46 +17,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from db import writes
+from tests.smtpserver import Inbox, free_port
 from db.schema import connect, ensure_schema
 from tracker.config import ConfigError, load_config
 from tracker.digest import Subscriber, build_digest, parse_schedule, stance_chart_png
 from tracker.mailer import MailError, parse_smtp_url
 
 SCRIPT_TITLE = "Ports & <script>alert('x')</script> data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler keeping every accepted message; ``refuse`` makes DATA answer 554."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes = []
-        self.refuse = False
-        self.tls = []
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "554 5.7.1 Message rejected by policy"
-        self.envelopes.append(envelope)
-        self.tls.append(session.ssl is not None)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
 
 
 def make_config(env, smtp_port: int | None, extra_digest: str = "", subscribers: str | None = None):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from db.schema import connect
-from tests.test_digest import add_document, smtp  # noqa: F401 - smtp is a fixture (real SMTP server on loopback)
+from tests.test_digest import add_document
 from tests.test_federal_register import LISTING, serve_fr
 from tracker.tick import TickLock
 

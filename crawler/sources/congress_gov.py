@@ -319,7 +319,6 @@ def parse_bill_example(path: Path) -> list[DocumentRecord | DossierRecord]:
     titles, versions = listing("titles"), listing("text")
     fetched = "2025-01-01T00:00:00+00:00"
     records: list[DocumentRecord | DossierRecord] = [build_dossier(bill, listing("actions"), titles, listing("committees"), versions, fetched)]
-    bid = normalise_bill_id(stem)
     for version in versions:
         fmt, url = choose_format(version)
         body = files / f"{file_stem(version)}.htm"
