@@ -105,8 +105,7 @@ class Source(ABC):
     def __init__(self, ctx: CrawlContext):
         self.ctx = ctx
         self.base_url = ctx.settings.base_url.rstrip("/")
-        if isinstance(ctx.client, HttpClient):
-            ctx.client.rebase = self.resolve
+        ctx.client.rebase = self.resolve  # redirects to the upstream's hosts follow the configured base too
 
     def resolve(self, url: str) -> str:
         """Resolve a link found in a response: relative links against the base URL, and links to the

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ CHALLENGE_MARKERS = (
     b"awswaf",
     b"Please enable JavaScript and cookies to continue",
 )
+CHALLENGE_TITLES = (b"just a moment", b"attention required", b"security check", b"verify you are human")
 ROBOTS_TTL_S = 24 * 3600
 
 
@@ -152,7 +154,12 @@ def is_challenge(status: int, headers: dict[str, str], content: bytes) -> bool:
     if status == 202 and not content.strip():
         return True
     head = content[:20000]
-    return status in (403, 429, 503, 200) and any(m in head for m in CHALLENGE_MARKERS) and b"<html" in head.lower()
+    if b"<html" not in head.lower():
+        return False
+    if status == 200:  # ordinary pages carry challenge scripts too (Cloudflare's beacon): trust only the title
+        title = re.search(rb"<title[^>]*>(.*?)</title>", head, re.I | re.S)
+        return bool(title) and any(t in title.group(1).lower() for t in CHALLENGE_TITLES)
+    return status in (403, 429, 503) and any(m in head for m in CHALLENGE_MARKERS)
 
 
 class HttpClient:

@@ -241,3 +241,13 @@ def test_private_hosts_allowlist_trusts_only_the_mirror(replay):
     for other in ("http://127.0.0.2/secret", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/"):
         with pytest.raises(AddressRefused):
             c.get(other)
+
+
+def test_ordinary_page_with_a_challenge_script_is_not_blocked(replay):
+    page = (b"<html><head><title>Ports weigh LOGINK risks</title></head><body><p>Article text.</p>"
+            b'<script src="/cdn-cgi/challenge-platform/scripts/jsd/main.js"></script></body></html>')
+    replay.add("/article", page, content_type="text/html")
+    assert client().get(replay.url("/article")).content == page
+    replay.add("/wait", b"<html><head><title>Just a moment...</title></head><body>checking</body></html>", content_type="text/html")
+    with pytest.raises(BlockedError):
+        client().get(replay.url("/wait"))
