@@ -11,14 +11,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from db.clock import now_iso
 
 _SPACE = re.compile(r"\s+")
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with seconds precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def normalise_text(text: str) -> str:
@@ -69,7 +64,7 @@ class DocumentRecord:
     published_at: str | None
     updated_at: str | None
     parser_version: str
-    fetched_at: str = field(default_factory=utc_now)
+    fetched_at: str = field(default_factory=now_iso)
     group_key: str | None = None
     metadata: dict = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
@@ -93,7 +88,7 @@ class DossierRecord:
     stage: str | None = None
     status: str | None = None
     updated_at: str | None = None
-    fetched_at: str = field(default_factory=utc_now)
+    fetched_at: str = field(default_factory=now_iso)
     metadata: dict = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from db import clock
 from db.views import VIEWS
 
 
@@ -259,14 +260,8 @@ def ensure_schema(db: sqlite_utils.Database) -> list[str]:
         if name in done:
             continue
         migrate(db)  # migrations are written to be re-runnable: a crash mid-way is repaired by the next run
-        db.execute("insert or ignore into _migrations (name, applied_at) values (?, ?)", [name, _now()])
+        db.execute("insert or ignore into _migrations (name, applied_at) values (?, ?)", [name, clock.now_iso()])
         ran.append(name)
     for name, sql in VIEWS.items():
         db.create_view(name, sql, replace=True)
     return ran
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

@@ -11,20 +11,16 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 import sqlite_utils
+
+from db.clock import now_iso as now
 
 DOCUMENT_FIELDS = (
     "source", "source_id", "url", "title", "doc_type", "jurisdiction", "institution", "language",
     "published_at", "updated_at", "fetched_at", "content_hash", "text", "group_key", "parser_version",
     "metadata", "warnings",
 )
-
-
-def now() -> str:
-    """The current UTC time, ISO 8601, seconds precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 @contextmanager

@@ -87,3 +87,17 @@ def smtp() -> Inbox:
     inbox.port = controller.port
     yield inbox
     controller.stop()
+
+
+# The product's clock (db.clock) is fixed for every test: a Thursday morning, UTC, so no test depends on the
+# date or the time of day it runs at. Tests that need another instant use `clock.frozen(...)` or `--now`.
+TEST_NOW = "2026-11-26T09:30:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock():
+    from db import clock
+
+    clock.set_clock(clock.aware(TEST_NOW))
+    yield clock.aware(TEST_NOW)
+    clock.set_clock(None)

@@ -16,9 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from db import writes
-from tests.smtpserver import Inbox, free_port
+from db import clock, writes
 from db.schema import connect, ensure_schema
+from tests.smtpserver import Inbox, free_port
 from tracker.config import ConfigError, load_config
 from tracker.digest import Subscriber, build_digest, parse_schedule, stance_chart_png
 from tracker.mailer import MailError, parse_smtp_url
@@ -86,7 +86,7 @@ def seed(env):
 
 
 def now_after_seed() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(minutes=5)
+    return clock.now() + dt.timedelta(minutes=5)
 
 
 def test_digest_content_groups_filters_and_escapes(env):

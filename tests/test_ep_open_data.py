@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-from datetime import date
 
 import docx
 
@@ -21,7 +20,7 @@ from tests.replay import FIXTURES
 
 EX = FIXTURES / "ep-open-data" / "examples"
 API = "/api/v2"
-YEAR = date.today().year
+YEAR = 2026  # the year of the frozen test clock (tests/conftest.py TEST_NOW): the source crawls this year and the last
 CONTEXT = [{"data": "@graph", "@base": "https://data.europarl.europa.eu/"}, "https://data.europarl.europa.eu/api/v2/context.jsonld"]
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from werkzeug import Response
 
-from crawler.sources.gdelt import build_query, fix_title, parse_artlist
 from crawler.base import Topic
 from crawler.errors import ParseError
 from crawler.http import Fetched
+from crawler.sources.gdelt import build_query, fix_title, parse_artlist
+from db import clock
 from tests.replay import FIXTURES
 
 GD = FIXTURES / "gdelt" / "examples"
@@ -80,7 +81,7 @@ def test_artlist_query_and_articles_stored(env, replay):
 
 def test_second_crawl_starts_at_watermark_and_fetches_nothing(env, replay):
     serve_gdelt(replay)
-    month = (datetime.now(timezone.utc) - timedelta(days=10)).strftime("%Y%m")  # seendates within GDELT's window
+    month = (clock.now() - timedelta(days=10)).strftime("%Y%m")  # seendates within GDELT's window
     recent = rewrite(replay, (GD / "artlist_logink.json").read_text("utf-8")).replace('"202603', f'"{month}')
     replay.add(API, recent, content_type="application/json")
     configure(env, replay)
@@ -162,7 +163,7 @@ def test_queries_are_spaced_and_one_per_topic(env, replay):
 
 
 def test_a_full_page_is_followed_from_its_last_seendate(env, replay):
-    base = (datetime.now(timezone.utc) - timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
+    base = (clock.now() - timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
     seen = lambda hours: (base + timedelta(hours=hours)).strftime("%Y%m%dT%H%M%SZ")
     page = {"articles": [{"url": f"https://wire.example/a/{i}", "title": f"LOGINK item {i}", "domain": "wire.example",
                           "language": "English", "sourcecountry": "United States", "seendate": seen(i)} for i in range(250)]}

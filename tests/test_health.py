@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from db import writes
+from db import clock, writes
 from db.schema import connect, ensure_schema
 from tests.test_federal_register import serve_fr
 from tracker.config import load_config
@@ -49,10 +49,10 @@ def test_states_and_reasons(env):
     assert rows["federal-register"]["health"] == "ok" and rows["federal-register"]["last_run"]["fetched"] == 3
     assert rows["ec-press"]["health"] == "failing" and "HTTP 500" in rows["ec-press"]["reason"]
 
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3, hours=1)
+    later = clock.now() + dt.timedelta(days=3, hours=1)
     stale = health(db, config, later)["federal-register"]
     assert stale["health"] == "stale" and "no successful run for 3.0 days" in stale["reason"]
-    assert health(db, config, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, hours=23))["federal-register"]["health"] == "ok"
+    assert health(db, config, clock.now() + dt.timedelta(days=2, hours=23))["federal-register"]["health"] == "ok"
 
     run(db, "ec-press", "partial", fetched=2, message="1 item(s) failed; first: x: HTTP 404")
     assert health(db, config)["ec-press"]["health"] == "degraded"
@@ -87,6 +87,7 @@ def test_source_can_opt_out_of_the_zero_rule(env):
 
 
 def test_view_and_python_agree(env):
+    clock.set_clock(None)  # the view reads SQLite's clock: both sides on the wall clock
     db, config = setup(env)
     run(db, "federal-register", fetched=1)
     run(db, "ec-press", "failed", message="boom")
@@ -105,7 +106,7 @@ def test_status_command_exit_codes(env, replay):
     ok = env.run("status")
     assert ok.exit_code == 0, ok.output
     assert "federal-register  ok" in ok.output and "fetched 3, new 3" in ok.output
-    stale = env.run("status", "--json", "--now", (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=4)).isoformat())
+    stale = env.run("status", "--json", "--now", (clock.now() + dt.timedelta(days=4)).isoformat())
     assert stale.exit_code == 1
     assert json.loads(stale.output)[0]["health"] == "stale"
 

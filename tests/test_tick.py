@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from db import clock
 from db.schema import connect
 from tests.test_digest import add_document
 from tests.test_federal_register import LISTING, serve_fr
@@ -46,11 +47,16 @@ def iso(t: dt.datetime) -> str:
     return t.isoformat()
 
 
+# The tick's clock is injected (`--now`): a fixed Thursday morning, so the suite means the same on any date and
+# at any time of day (the digest schedule is "mon 07:00" Europe/Brussels).
+T0 = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.timezone.utc)
+
+
 def test_tick_runs_only_what_is_due(env, replay, smtp, monkeypatch):
     serve_fr(replay)
     configure(env, replay, smtp.port, monkeypatch)
     seed_mention(env, "seed-1", "LOGINK is a risk to port data.")
-    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # a Thursday in 2026-11 (schedule: mon 07:00)
+    t0 = T0
 
     first = env.run("run", "--no-nlp", "--now", iso(t0))
     assert first.exit_code == 0, first.output
@@ -88,7 +94,7 @@ def test_failed_delivery_is_retried_by_the_next_tick(env, replay, smtp, monkeypa
     serve_fr(replay)
     configure(env, replay, smtp.port, monkeypatch)
     seed_mention(env, "seed-1", "LOGINK is a risk to port data.")
-    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    t0 = T0
     smtp.refuse = True
     first = env.run("run", "--no-nlp", "--now", iso(t0))
     assert first.exit_code == 1 and "554" in first.output
@@ -102,7 +108,7 @@ def test_failed_delivery_is_retried_by_the_next_tick(env, replay, smtp, monkeypa
 def test_empty_digest_is_skipped_once_per_slot(env, replay, smtp, monkeypatch):
     serve_fr(replay)
     configure(env, replay, smtp.port, monkeypatch)
-    t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    t0 = T0
     env.run("run", "--no-nlp", "--now", iso(t0))
     assert smtp.messages == []
     rows = list(env.db()["digests"].rows)
@@ -169,7 +175,7 @@ def test_lock_with_an_old_heartbeat_is_stale(env):
     env.configure({})
     env.run("init")
     db = connect(env.db_path)
-    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
+    old = (clock.now() - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
     db["locks"].insert({"name": "tick", "pid": os.getpid(), "host": "elsewhere", "token": "t", "acquired_at": old,
                         "heartbeat_at": old})
     lock = TickLock(env.db_path)

@@ -30,6 +30,9 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from db import clock
+from db.clock import iso
+
 STANCES = ("critical", "supportive", "neutral")
 STANCE_COLOURS = {"critical": "#b3261e", "supportive": "#1e7b34", "neutral": "#6b7280", None: "#9ca3af"}
 # min_stance: which stances a subscriber receives.
@@ -208,16 +211,7 @@ class Digest:
 
 
 def _aware(now: datetime | str | None) -> datetime:
-    if now is None:
-        return datetime.now(timezone.utc).replace(microsecond=0)
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now)
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-
-
-def iso(ts: datetime) -> str:
-    """UTC ISO 8601, seconds: the format of every timestamp in the database."""
-    return ts.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+    return clock.now() if now is None else clock.aware(now)
 
 
 def topic_label(names: list[str]) -> str:

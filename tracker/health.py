@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 import click
 
+from db import clock
 from tracker.app import App, UsageProblem, pass_app
 from tracker.config import Config
 
@@ -42,7 +43,7 @@ def _parse(ts: str | None) -> datetime | None:
 
 def source_health(db, config: Config, now: datetime | None = None) -> list[dict]:
     """One row per enabled source with ``health`` (ok, degraded, stale, failing, never) and ``reason``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     stored = {}
     if "source_health" in db.view_names():
         stored = {row["source"]: row for row in db["source_health"].rows}

@@ -24,7 +24,7 @@ import sqlite_utils
 
 from crawler import dedup
 from crawler.articles import DOC_TYPE
-from db import writes
+from db import clock, writes
 
 WINDOW_DAYS = 7
 
@@ -35,7 +35,7 @@ def is_article(row: dict) -> bool:
 
 
 def _story_date(row: dict) -> str:
-    return (row.get("published_at") or row.get("fetched_at") or writes.now())[:10]
+    return (row.get("published_at") or row.get("fetched_at") or clock.now_iso())[:10]
 
 
 def _aliases(row: dict) -> list[str]:
@@ -103,7 +103,7 @@ def assign_story(db: sqlite_utils.Database, doc_id: int, signature: dedup.Signat
     with writes.transaction(db):
         if match is None:
             story_id = db.conn.execute(
-                "insert into stories (first_seen_at, documents, copies) values (?, 0, null)", [writes.now()]
+                "insert into stories (first_seen_at, documents, copies) values (?, 0, null)", [clock.now_iso()]
             ).lastrowid
         else:
             story_id = match[0]

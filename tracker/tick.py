@@ -26,16 +26,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
 
-from db import writes
+from db import clock, writes
+from db.clock import aware as _aware, iso
 from db.schema import connect
 from tracker.app import App, UsageProblem, pass_app
 from tracker.config import ConfigError, parse_interval
-from tracker.digest import _aware, iso, parse_schedule, subscribers
+from tracker.digest import parse_schedule, subscribers
 
 log = logging.getLogger("tracker.tick")
 
@@ -51,10 +52,6 @@ class LockHeld(Exception):
         self.holder = holder
         super().__init__(f"another tick is running (pid {holder['pid']} on {holder['host']}, since {holder['acquired_at']}, "
                          f"heartbeat {holder['heartbeat_at']})")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -79,7 +76,7 @@ class TickLock:
         self.recovered: dict | None = None
 
     def _stale(self, holder: dict) -> bool:
-        age = (_utcnow() - _aware(holder["heartbeat_at"])).total_seconds()
+        age = (clock.now() - _aware(holder["heartbeat_at"])).total_seconds()
         if age > self.stale_after:
             return True
         return holder["host"] == self.host and not _pid_alive(holder["pid"])
@@ -94,7 +91,7 @@ class TickLock:
                 if holder and not self._stale(holder):
                     raise LockHeld(holder)
                 self.recovered = holder
-                stamp = iso(_utcnow())
+                stamp = iso(clock.now())
                 db.conn.execute(
                     "insert or replace into locks (name, pid, host, token, acquired_at, heartbeat_at) values (?, ?, ?, ?, ?, ?)",
                     [self.name, os.getpid(), self.host, self.token, stamp, stamp],
@@ -122,7 +119,7 @@ class TickLock:
         db = connect(self.db_path)
         try:
             while not self._stop.wait(self.heartbeat):
-                db.execute("update locks set heartbeat_at = ? where name = ? and token = ?", [iso(_utcnow()), self.name, self.token])
+                db.execute("update locks set heartbeat_at = ? where name = ? and token = ?", [iso(clock.now()), self.name, self.token])
         finally:
             db.conn.close()
 
@@ -195,9 +192,9 @@ def run_tick(db, config, now: datetime | None = None, nlp: bool = True, digests:
     """One tick (the caller holds the lock): crawl due sources, annotate, send due digests; records the tick."""
     from tracker.crawl import crawl
 
-    now = _aware(now)
+    now = _aware(now) if now else clock.now()
     result = TickResult(now)
-    tick_id = db["ticks"].insert({"started_at": iso(_utcnow()), "now": iso(now), "status": "running"}).last_pk
+    tick_id = db["ticks"].insert({"started_at": iso(clock.now()), "now": iso(now), "status": "running"}).last_pk
     sources = due_sources(db, config, now)
     if sources:
         result.crawled = crawl(db, config, sources)
@@ -228,7 +225,7 @@ def run_tick(db, config, now: datetime | None = None, nlp: bool = True, digests:
         else:
             echo("digest: none due")
     db["ticks"].update(tick_id, {
-        "finished_at": iso(_utcnow()), "status": "failed" if result.failed else "ok",
+        "finished_at": iso(clock.now()), "status": "failed" if result.failed else "ok",
         "crawled": json.dumps({r.source: r.status for r in result.crawled}),
         "annotated": (result.annotated or {}).get("documents", 0),
         "digests_sent": sum(o.status == "sent" for o in result.digests),
@@ -267,7 +264,8 @@ def run(app: App, loop: bool, every: str, wait: float, no_nlp: bool, no_digest: 
     db = app.open_db(create=True)
     count = 0
     while True:
-        failed = _one_tick(app, db, fixed_now, wait, not no_nlp, not no_digest)
+        with clock.frozen(fixed_now):
+            failed = _one_tick(app, db, fixed_now, wait, not no_nlp, not no_digest)
         count += 1
         if not loop:
             if failed:

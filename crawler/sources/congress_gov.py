@@ -37,7 +37,8 @@ from lxml import etree
 from crawler.base import Item, Source
 from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
 from crawler.extract import html_to_text, looks_like_html, parse_xml, pdf_to_text, tidy, xml_to_text
-from crawler.records import DocumentRecord, DossierRecord, Event, utc_now
+from db.clock import now_iso
+from crawler.records import DocumentRecord, DossierRecord, Event
 
 PARSER_VERSION = "1"
 DEFAULT_BILLS = ("118-hr-1724", "118-s-939", "118-hr-6228", "117-hr-8431", "118-hr-2670")
@@ -376,7 +377,7 @@ class CongressGov(Source):
         return {bid for entry in self._all(f"{self.base_url}/bill", "bills", params) if (bid := listed_bill_id(entry))}
 
     def discover(self) -> Iterator[Item]:
-        started = utc_now().replace("+00:00", "Z")
+        started = now_iso().replace("+00:00", "Z")
         tracked = self.tracked()
         if not self.ctx.full and self.ctx.since:
             try:

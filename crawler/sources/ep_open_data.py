@@ -62,6 +62,7 @@ from crawler import extract
 from crawler.base import Item, Source
 from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
 from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record
+from db import clock
 from crawler.sources._ep_common import (
     DEFAULT_KEYWORDS,
     attribution,
@@ -645,7 +646,7 @@ class EpOpenData(Source):
 
     # -- discovery ----------------------------------------------------------------------------
     def _years(self) -> list[int]:
-        current = date.today().year
+        current = clock.now().year
         first = current - 1
         if self.ctx.since:
             first = min(first, int(self.ctx.since[:4]))

@@ -44,6 +44,7 @@ from crawler.errors import BlockedError, HttpStatusError, NotReady, ParseError
 from crawler.extract import extract_text
 from crawler.http import Fetched
 from crawler.records import DocumentRecord
+from db import clock
 
 PARSER_VERSION = "1"
 LANGUAGE_URI = "http://publications.europa.eu/resource/authority/language/ENG"
@@ -320,7 +321,7 @@ class Eurlex(Source):
         else:
             start = datetime.combine(date.fromisoformat(self.option("start_date", "2019-01-01")),
                                      datetime.min.time(), tzinfo=timezone.utc)
-        return start, datetime.now(timezone.utc) + timedelta(days=1)
+        return start, clock.now() + timedelta(days=1)
 
     def _query(self, terms: list[str], start: datetime, end: datetime) -> list[dict]:
         limit = self.option("page_size", 1000)

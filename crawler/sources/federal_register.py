@@ -24,6 +24,7 @@ from crawler.base import Item, Source
 from crawler.errors import FetchError, HttpStatusError, ParseError
 from crawler.extract import html_to_text, looks_like_html, tidy
 from crawler.records import DocumentRecord
+from db import clock
 
 FIELDS = (
     "title", "type", "abstract", "document_number", "html_url", "pdf_url", "publication_date",
@@ -150,7 +151,7 @@ class FederalRegister(Source):
 
     def _split(self, term: str, gte: str, lte: str | None) -> Iterator[dict]:
         start = date.fromisoformat(gte)
-        end = date.fromisoformat(lte) if lte else date.today()
+        end = date.fromisoformat(lte) if lte else clock.now().date()
         if start >= end:
             raise ParseError(f"more than {RESULT_CAP} results on a single day for {term!r}")
         middle = start + (end - start) // 2

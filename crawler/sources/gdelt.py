@@ -36,6 +36,7 @@ from crawler.errors import ParseError
 from crawler.http import Fetched
 from crawler.records import DocumentRecord
 from crawler.urls import canonical_url
+from db import clock
 
 PARSER_VERSION = "1"
 MAX_RECORDS = 250
@@ -191,7 +192,7 @@ class Gdelt(Source):
         return parse_artlist(response)
 
     def discover(self) -> Iterator[Item]:
-        now = datetime.now(timezone.utc)
+        now = clock.now()
         seen: set[str] = set()
         for topic in self.ctx.topics:
             query = build_query(topic)

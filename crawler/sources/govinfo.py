@@ -36,7 +36,8 @@ from pathlib import Path
 from crawler.base import Item, Source
 from crawler.errors import FetchError, HttpStatusError, ParseError
 from crawler.extract import html_to_text, looks_like_html, xml_to_text
-from crawler.records import DocumentRecord, utc_now
+from db.clock import now_iso
+from crawler.records import DocumentRecord
 
 PARSER_VERSION = "1"
 DOC_TYPES = {"BILLS": "bill_text", "CREC": "congressional_record", "FR": "federal_register", "PLAW": "public_law"}
@@ -279,7 +280,7 @@ class GovInfo(Source):
                 })
 
     def discover(self) -> Iterator[Item]:
-        started = utc_now().replace("+00:00", "Z")
+        started = now_iso().replace("+00:00", "Z")
         since = self._since()
         seen: set[str] = set()
         for term in self.ctx.terms:
