@@ -2,12 +2,15 @@
 
 A mention is classified from a *window*: the sentence around it with the mention replaced by
 ``[TGT]`` (:func:`make_window`). The model is TF-IDF word n-grams (CJK split into single
-characters) plus ``char_wb`` n-grams, fed to a linear SVM whose scores are calibrated by
-``CalibratedClassifierCV`` on group-aware folds, then reduced to plain arrays for fast batched
-prediction (:class:`StanceModel`). It is trained on the hand-labelled set in
-``nlp/stance_data/stance.jsonl`` (guideline: ``nlp/stance_data/GUIDELINE.md``), whose fixed,
-stratified, group-aware split keeps every passage/theme entirely on one side. Method and
-held-out numbers: ``docs/stance.md``.
+characters) plus ``char_wb`` n-grams of the window with watched-entity names masked, plus a
+block of multilingual cue-lexicon counts (:mod:`nlp.stance_features`), fed to a linear SVM whose
+scores are calibrated by ``CalibratedClassifierCV`` on group-aware folds, then reduced to plain
+arrays for fast batched prediction (:class:`StanceModel`). It is trained
+(:mod:`nlp.stance_train`) on real passages about analogous targets (:mod:`nlp.stance_corpus`,
+kept outside the repository; adjudicated labels in ``nlp/stance_data/real_labels.jsonl``) plus
+the project's own windows in ``nlp/stance_data/stance.jsonl`` (guideline:
+``nlp/stance_data/GUIDELINE.md``). Evaluation: :mod:`nlp.stance_eval`; method and real-text
+numbers: ``docs/stance.md``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,14 +26,15 @@ import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from nlp.stance_features import CueFeatures, negation_text, sentence_text
+
 LABELS: tuple[str, ...] = ("critical", "neutral", "supportive")
 TARGET_MARK = "[TGT]"
-SERIES = "2026.11"  # bump by hand when the feature design changes
+SERIES = "2026.12"  # bump by hand when the feature design changes
 DATA_PATH = Path(__file__).parent / "stance_data" / "stance.jsonl"
 MODEL_PATH = Path(__file__).parent / "models" / "stance.joblib"
 
@@ -45,11 +48,15 @@ HYPERPARAMS: dict = {
     "svm_C": 0.5,
     "calibration": "sigmoid",
     "calibration_folds": 5,
+    "cue_weight": 0.5,
+    "negation": True,
+    "real_weight": 1.0,
 }
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Words for alphabetic scripts; single characters for CJK; the target mark as one token.
-_TOKEN_PATTERN = rf"\[tgt\]|[{_CJK}]|[^\W{_CJK}]+"
+# Words for alphabetic scripts; single characters for CJK (a negated one keeps its "¬" mark,
+# see nlp.stance_features.negation_text); the target mark as one token.
+_TOKEN_PATTERN = rf"\[tgt\]|¬?[{_CJK}]|[^\W{_CJK}]+"
 _ABBREV = {"mr", "mrs", "ms", "dr", "no", "nos", "sec", "art", "para", "vs", "cf", "nr", "st", "jr", "e.g", "i.e", "z.b", "bzw", "vgl", "ca"}
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’»)\]]*\s+|(?<=[。！？；])|\n\s*\n")
 
@@ -152,12 +159,12 @@ def assign_split(records: list[dict]) -> None:
         rec["split"] = "test" if i in test else "train"
 
 
-def _fingerprint(records: list[dict], seed: int) -> str:
+def _fingerprint(records: list[dict], seed: int, params: dict | None = None) -> str:
     """First 8 hex digits of a SHA-256 over the training records, hyperparameters, versions, seed."""
     payload = json.dumps(
         {
             "data": [[r["id"], r["text"], r["start"], r["end"], r["label"]] for r in records],
-            "params": HYPERPARAMS,
+            "params": {**HYPERPARAMS, **(params or {})},
             "sklearn": sklearn.__version__,
             "seed": seed,
         },
@@ -167,33 +174,35 @@ def _fingerprint(records: list[dict], seed: int) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8]
 
 
-def model_version(records: list[dict], seed: int = 0) -> str:
+def model_version(records: list[dict], seed: int = 0, params: dict | None = None) -> str:
     """Deterministic version: training data + hyperparameters + scikit-learn version + seed."""
-    return f"stance-{SERIES}-{_fingerprint(records, seed)}"
+    return f"stance-{SERIES}-{_fingerprint(records, seed, params)}"
 
 
 # --------------------------------------------------------------------------- model
 
 
-def _build_pipeline(groups: list[str], seed: int) -> Pipeline:
+def _build_pipeline(groups: list[str], seed: int, params: dict | None = None) -> Pipeline:
     """The unfitted pipeline; ``groups`` (one per training window) make the calibration folds
-    group-aware, so the sigmoids are fitted on scores of passages the SVM did not see."""
-    word = TfidfVectorizer(
-        analyzer="word",
-        token_pattern=_TOKEN_PATTERN,
-        ngram_range=tuple(HYPERPARAMS["word_ngram"]),
-        sublinear_tf=True,
-    )
-    char = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=tuple(HYPERPARAMS["char_ngram"]),
-        min_df=HYPERPARAMS["char_min_df"],
-        sublinear_tf=True,
-    )
-    folds = list(GroupKFold(n_splits=HYPERPARAMS["calibration_folds"]).split(groups, groups=groups))
-    svm = LinearSVC(C=HYPERPARAMS["svm_C"], class_weight="balanced", random_state=seed)
-    clf = CalibratedClassifierCV(svm, method=HYPERPARAMS["calibration"], cv=folds)
-    return Pipeline([("features", FeatureUnion([("word", word), ("char", char)])), ("clf", clf)])
+    group-aware, so the sigmoids are fitted on scores of passages the SVM did not see.
+
+    Feature blocks: word and ``char_wb`` TF-IDF of the masked sentence
+    (:func:`nlp.stance_features.sentence_text`) and the cue-lexicon block (weight
+    ``cue_weight``; 0 leaves it out).
+    """
+    p = {**HYPERPARAMS, **(params or {})}
+    blocks: list[tuple[str, object]] = [
+        ("word", TfidfVectorizer(analyzer="word", token_pattern=_TOKEN_PATTERN, ngram_range=tuple(p["word_ngram"]),
+                                 sublinear_tf=True, preprocessor=negation_text if p["negation"] else sentence_text)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngram"]), min_df=p["char_min_df"],
+                                 sublinear_tf=True, preprocessor=sentence_text)),
+    ]
+    if p["cue_weight"]:
+        blocks.append(("cues", CueFeatures(p["cue_weight"])))
+    folds = list(GroupKFold(n_splits=p["calibration_folds"]).split(groups, groups=groups))
+    svm = LinearSVC(C=p["svm_C"], class_weight="balanced", random_state=seed)
+    clf = CalibratedClassifierCV(svm, method=p["calibration"], cv=folds)
+    return Pipeline([("features", FeatureUnion(blocks)), ("clf", clf)])
 
 
 class StanceModel:
@@ -220,6 +229,9 @@ class StanceModel:
     def from_pipeline(cls, pipeline: Pipeline, version: str) -> StanceModel:
         """Extract a fitted :func:`_build_pipeline` pipeline (same probabilities, less overhead)."""
         vectorizers = [vec for _, vec in pipeline.named_steps["features"].transformer_list]
+        for vec in vectorizers:  # the pruned n-grams: introspection only, and most of the file
+            if hasattr(vec, "stop_words_"):
+                del vec.stop_words_
         calibrated = pipeline.named_steps["clf"]
         classes = [str(c) for c in calibrated.classes_]
         coef, intercept, sig_a, sig_b = [], [], [], []
@@ -317,111 +329,3 @@ def aggregate(preds: list[tuple[str, float]]) -> tuple[str, float]:
     return "neutral", round(min(1.0, (weight["neutral"] + 2 * weight[other]) / total), 4)
 
 
-# --------------------------------------------------------------------------- train / evaluate
-
-
-def _split(records: list[dict], name: str) -> list[dict]:
-    return [rec for rec in records if rec["split"] == name]
-
-
-def _scores(records: list[dict], predicted: list[str]) -> dict:
-    gold = [rec["label"] for rec in records]
-    prec, rec_, f1, support = precision_recall_fscore_support(gold, predicted, labels=list(LABELS), zero_division=0)
-    per_language = {}
-    for lang in sorted({r["lang"] for r in records}):
-        idx = [i for i, r in enumerate(records) if r["lang"] == lang]
-        sub_gold, sub_pred = [gold[i] for i in idx], [predicted[i] for i in idx]
-        present = sorted(set(sub_gold))
-        per_language[lang] = {
-            "macro_f1": round(float(f1_score(sub_gold, sub_pred, labels=present, average="macro", zero_division=0)), 4),
-            "accuracy": round(float(np.mean([g == p for g, p in zip(sub_gold, sub_pred)])), 4),
-            "n": len(idx),
-        }
-    hard: dict[str, dict] = {}
-    for i, r in enumerate(records):
-        for tag in (r.get("hard_case") or "").split(","):
-            if tag:
-                bucket = hard.setdefault(tag, {"n": 0, "correct": 0})
-                bucket["n"] += 1
-                bucket["correct"] += int(gold[i] == predicted[i])
-    return {
-        "macro_f1": round(float(f1_score(gold, predicted, labels=list(LABELS), average="macro", zero_division=0)), 4),
-        "accuracy": round(float(np.mean([g == p for g, p in zip(gold, predicted)])), 4),
-        "per_class": {
-            label: {"precision": round(float(prec[k]), 4), "recall": round(float(rec_[k]), 4), "f1": round(float(f1[k]), 4), "support": int(support[k])}
-            for k, label in enumerate(LABELS)
-        },
-        "per_language": per_language,
-        "hard_cases": {tag: {**v, "accuracy": round(v["correct"] / v["n"], 4)} for tag, v in sorted(hard.items())},
-        "confusion": {"labels": list(LABELS), "matrix": confusion_matrix(gold, predicted, labels=list(LABELS)).tolist()},
-    }
-
-
-def _measure_speed(model: StanceModel, windows: list[str]) -> float:
-    batch = (windows * (1000 // max(1, len(windows)) + 1))[:1000]
-    began = time.perf_counter()
-    model.predict(batch)
-    return round(len(batch) / (time.perf_counter() - began), 1)
-
-
-def train(data_path: str | Path | None = None, out_path: str | Path | None = None, seed: int = 0) -> dict:
-    """Fit on the train split, save the model (default ``nlp/models/stance.joblib``) and
-    return its held-out report (the same keys as :func:`evaluate`)."""
-    records = load_records(data_path)
-    train_recs = _split(records, "train")
-    began = time.perf_counter()
-    pipeline = _build_pipeline([r["group"] for r in train_recs], seed)
-    pipeline.fit([record_window(r) for r in train_recs], [r["label"] for r in train_recs])
-    model = StanceModel.from_pipeline(pipeline, model_version(train_recs, seed))
-    path = Path(out_path) if out_path else MODEL_PATH
-    model.save(path)
-    report = _report(model, records)
-    report.update({"action": "train", "model_path": str(path), "fit_seconds": round(time.perf_counter() - began, 2)})
-    return report
-
-
-def evaluate(data_path: str | Path | None = None, model_path: str | Path | None = None) -> dict:
-    """Score a saved model (default: the packaged one) on the held-out test split."""
-    model = StanceModel.load(Path(model_path) if model_path else MODEL_PATH)
-    report = _report(model, load_records(data_path))
-    report.update({"action": "evaluate", "model_path": str(model_path or MODEL_PATH)})
-    return report
-
-
-def _report(model: StanceModel, records: list[dict]) -> dict:
-    test = _split(records, "test")
-    windows = [record_window(r) for r in test]
-    predicted = [label for label, _ in model.predict(windows)]
-    report = _scores(test, predicted)
-    report.update(
-        {
-            "model_version": model.version,
-            "n_train": len(records) - len(test),
-            "n_test": len(test),
-            "windows_per_second": _measure_speed(model, windows),
-        }
-    )
-    return report
-
-
-def format_report(report: dict) -> str:
-    """Plain-text rendering of a :func:`train` / :func:`evaluate` report for the CLI."""
-    lines = [
-        f"stance model {report['model_version']} ({report.get('action', 'evaluate')}: {report.get('model_path', '')})",
-        f"train {report['n_train']} windows, held-out test {report['n_test']} windows (group-aware split)",
-        f"macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}   speed {report['windows_per_second']:.0f} windows/s",
-        "",
-        f"{'class':<12}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>6}",
-    ]
-    for label, s in report["per_class"].items():
-        lines.append(f"{label:<12}{s['precision']:>10.3f}{s['recall']:>8.3f}{s['f1']:>8.3f}{s['support']:>6}")
-    lines += ["", f"{'language':<12}{'macro-F1':>10}{'acc':>8}{'n':>6}"]
-    for lang, s in report["per_language"].items():
-        lines.append(f"{lang:<12}{s['macro_f1']:>10.3f}{s['accuracy']:>8.3f}{s['n']:>6}")
-    lines += ["", "confusion (rows gold, columns predicted): " + " / ".join(report["confusion"]["labels"])]
-    for label, row in zip(report["confusion"]["labels"], report["confusion"]["matrix"]):
-        lines.append(f"{label:<12}" + "".join(f"{v:>7}" for v in row))
-    if report.get("hard_cases"):
-        lines += ["", "hard cases (accuracy):"]
-        lines += [f"  {tag:<20}{v['accuracy']:.2f}  ({v['correct']}/{v['n']})" for tag, v in report["hard_cases"].items()]
-    return "\n".join(lines)

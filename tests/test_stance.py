@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from nlp import stance
+from nlp import stance, stance_eval, stance_train
 from nlp.stance_data import build_dataset
 
 LANGS = {"en", "zh", "de", "fr", "es", "nl", "ja"}
@@ -21,7 +22,7 @@ REQUIRED_HARD_CASES = {
     "neutral_description",
     "negation",
 }
-# Held-out macro-F1 of the packaged model is 0.813 (docs/stance.md); the floor leaves a margin.
+# Project-split macro-F1 of the packaged model is 0.81 (docs/stance.md); the floor leaves a margin.
 MACRO_F1_FLOOR = 0.77
 
 # Fresh sentences, written for this test and absent from the dataset (asserted below).
@@ -213,7 +214,9 @@ def test_version_is_deterministic(model: stance.StanceModel, records: list[dict]
     train = [r for r in records if r["split"] == "train"]
     assert stance.model_version(train) == stance.model_version(list(train))
     assert stance.model_version(train, seed=1) != stance.model_version(train)
-    assert model.version == stance.model_version(train), "packaged model is stale: retrain it"
+    assert stance.model_version(train, params={"cue_weight": 0.0}) != stance.model_version(train)
+    # the packaged model was trained on the real corpus too (outside the repository): its version
+    # is of the current series but cannot be recomputed here
     assert model.version.startswith(f"stance-{stance.SERIES}-")
 
 
@@ -222,10 +225,10 @@ def test_train_save_load_roundtrip(tmp_path, records: list[dict]) -> None:
     data = tmp_path / "small.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in small), encoding="utf-8")
     out = tmp_path / "m.joblib"
-    report = stance.train(data, out)
+    report = stance_train.train(None, data, out)
     loaded = stance.StanceModel.load(out)
     assert loaded.version == report["model_version"] == stance.model_version([r for r in small if r["split"] == "train"])
-    assert report["n_test"] == sum(r["split"] == "test" for r in small)
+    assert report["n_real"] == 0 and report["n_own"] == sum(r["split"] == "train" for r in small)
     assert loaded.predict([]) == []
 
 
@@ -244,11 +247,49 @@ def test_compiled_model_matches_the_sklearn_pipeline(tmp_path, records: list[dic
     assert [label for label, _ in reloaded.predict(windows)] == list(pipeline.predict(windows))
 
 
-def test_evaluate_packaged_model() -> None:
-    report = stance.evaluate()
+def test_packaged_model_on_the_project_split(model: stance.StanceModel, records: list[dict]) -> None:
+    report = stance_eval.project_split(model, records)
     assert report["macro_f1"] >= MACRO_F1_FLOOR
     assert set(report["per_class"]) == set(stance.LABELS)
     assert set(report["per_language"]) == LANGS
-    assert sum(map(sum, report["confusion"]["matrix"])) == report["n_test"]
-    text = stance.format_report(report)
-    assert "macro-F1" in text and "confusion" in text
+    assert sum(map(sum, report["confusion"]["matrix"])) == report["n"] == sum(r["split"] == "test" for r in records)
+
+
+def test_packaged_model_is_small_and_loads_fast() -> None:
+    assert stance.MODEL_PATH.stat().st_size < 5_000_000
+    began = time.perf_counter()
+    stance.StanceModel.load(stance.MODEL_PATH)
+    assert time.perf_counter() - began < 3.0  # ~0.1 s measured; the margin is for a loaded machine
+
+
+# --------------------------------------------------------------------------- behaviour on sentences written here
+
+# (label, sentence with [TGT]); none of them is in the dataset or the corpus
+BEHAVIOUR: list[tuple[str, str]] = [
+    # negation flips a threat cue
+    ("supportive", "Investigators found no evidence that [TGT] had ever passed cargo data to the military."),
+    ("supportive", "[TGT] is not a surveillance tool, the operator told reporters."),
+    ("supportive", "Der Zoll sieht in [TGT] keine Gefahr für die Sicherheit der Häfen."),
+    # threat, trap and control framing without ban words
+    ("critical", "[TGT] could hand Beijing a live map of every allied military shipment."),
+    ("critical", "Critics warn that relying on [TGT] leaves European ports dependent on a rival state."),
+    ("critical", "Once a port is wired into [TGT], its data flows to servers controlled by Beijing."),
+    # criticism outside English
+    ("critical", "Les services de renseignement craignent que [TGT] serve à espionner les ports européens."),
+    ("critical", "Expertos advierten que [TGT] supone un riesgo para la seguridad nacional."),
+    ("critical", "Volgens de AIVD vormt [TGT] een risico voor de Nederlandse havens."),
+    ("critical", "美国议员担心[TGT]会被用来监视盟国港口。"),
+    # relayed and distanced defences, official praise
+    ("supportive", "The foreign ministry dismissed the so-called security threat posed by [TGT] as a smear."),
+    ("supportive", "[TGT]为沿线国家的港口带来了更高的效率和互利共赢。"),
+    # plain facts and procedure
+    ("neutral", "[TGT] was set up in 2007 and is run by a centre under the transport ministry."),
+    ("neutral", "The committee will hold a hearing on [TGT] next month."),
+]
+
+
+def test_behaviour_on_hard_cases(model: stance.StanceModel) -> None:
+    preds = model.predict([w for _, w in BEHAVIOUR])
+    hits = [gold == label for (gold, _), (label, _) in zip(BEHAVIOUR, preds)]
+    misses = [(w, gold, label) for (gold, w), (label, _), hit in zip(BEHAVIOUR, preds, hits) if not hit]
+    assert sum(hits) >= len(BEHAVIOUR) - 2, misses
