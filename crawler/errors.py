@@ -47,8 +47,19 @@ class RobotsDisallowed(FetchError):
     """robots.txt forbids the URL for our User-Agent."""
 
 
+class DeadlineExceeded(FetchError):
+    """A request ran past its deadline (``[http] deadline_s`` for one exchange: connect, status
+    line, headers and body; ``total_deadline_s`` for a call with its retries and redirects). The
+    message starts with "timed out", like a socket read timeout."""
+
+
 class ParseError(FetchError):
     """The payload is malformed, truncated or lacks the expected structure."""
+
+
+class ExtractionLimit(ParseError):
+    """A PDF or DOCX exceeds an extraction limit (pages, characters, decompressed bytes, time or
+    memory): refused as a whole, never stored empty or truncated."""
 
 
 class NotReady(FetchError):

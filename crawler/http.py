@@ -1,22 +1,28 @@
 """The one polite HTTP client every source uses.
 
 requests + urllib3 ``Retry`` (429/5xx with exponential backoff and jitter, ``Retry-After`` honoured
-up to a cap), a per-host minimum interval (raised to the host's robots.txt ``Crawl-delay``),
-robots.txt through protego for web pages, a configurable User-Agent, conditional GET with stored
-validators, timeouts, a maximum body size (counted after decompression, so gzip bombs stop too),
-WAF/challenge detection, and an SSRF guard that refuses non-http(s) URLs and loopback, private or
-link-local addresses unless ``allow_private_addresses`` is set (or the host is listed in
-``private_hosts``: a local mirror is trusted, links found in its content to other private
-addresses are still refused). Redirects are followed by hand so
-that every hop passes the same checks.
+up to a cap), a per-host minimum interval (raised to the host's robots.txt ``Crawl-delay``, capped
+like Retry-After), robots.txt through protego for web pages, a configurable User-Agent, conditional
+GET with stored validators, a maximum body size (counted after decompression, so gzip bombs stop
+too), WAF/challenge detection, and two guards built into the connections (crawler/connection.py):
+
+- deadlines (crawler/deadline.py): ``timeout_s`` bounds each socket operation, ``deadline_s`` one
+  whole exchange (connect, status line, headers, body; a watchdog shuts a trickling socket down),
+  ``total_deadline_s`` a call with its retries, backoff sleeps and redirects;
+- the SSRF guard (crawler/addresses.py): non-http(s) URLs are refused, and so is a host that
+  resolves to a loopback, private or link-local address unless ``allow_private_addresses`` is set
+  or the host is listed in ``private_hosts`` (a local mirror is trusted; links found in its content
+  to other private addresses are still refused). The host and port are those urllib3 connects to,
+  resolved once; the connection goes to the checked address. Redirects are followed by hand so
+  that every hop passes the same checks. Environment proxies are not used (``trust_env`` off): the
+  check must see the real destination.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import math
 import re
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +31,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from protego import Protego
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from crawler import addresses, deadline
+from crawler.connection import GuardedAdapter
 from crawler.errors import (
-    AddressRefused,
     BlockedError,
+    DeadlineExceeded,
     FetchError,
     HttpStatusError,
     ParseError,
@@ -67,6 +74,8 @@ class HttpSettings:
     backoff_factor: float = 1.0
     max_retry_after_s: float = 120.0
     max_redirects: int = 10
+    deadline_s: float = 120.0
+    total_deadline_s: float = 300.0
 
 
 class ValidatorStore(Protocol):
@@ -134,6 +143,16 @@ class _CappedRetry(Retry):
         retry.max_retry_after_s = self.max_retry_after_s
         return retry
 
+    def sleep(self, response=None) -> None:  # noqa: ANN001 - urllib3 signature
+        """Retry-After or backoff, never past the call's total deadline."""
+        wait = self.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
+        wait = self.get_backoff_time() if wait is None else wait
+        budget = deadline.current()
+        if budget is not None:
+            wait = min(wait, budget.total_remaining())
+        if wait > 0:
+            time.sleep(wait)
+
 
 def _root_cause(exc: BaseException) -> BaseException:
     """The innermost reason of a requests/urllib3 error (``MaxRetryError.reason`` and the like)."""
@@ -183,8 +202,11 @@ class HttpClient:
         self._last_request: dict[str, float] = {}
         self._host_delay: dict[str, float] = {}
         self._robots: dict[str, tuple[float, Protego | None]] = {}
+        self._policy = addresses.AddressPolicy(settings.allow_private_addresses, list(settings.private_hosts))
+        self._pins: dict[tuple[str, int], list[str]] = {}  # (host, port) -> the addresses checked last
         self.log = source_log("crawler.http", source_id)
         self.session = requests.Session()
+        self.session.trust_env = False  # no environment proxies: the address check must see the destination
         retry = _CappedRetry(
             total=settings.retries,
             connect=settings.retries,
@@ -199,7 +221,7 @@ class HttpClient:
             redirect=False,
         )
         retry.max_retry_after_s = settings.max_retry_after_s
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = GuardedAdapter(self._pinned_addresses, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = settings.user_agent
@@ -214,8 +236,28 @@ class HttpClient:
         conditional: bool = False,
         robots: bool = False,
         accept: str | None = None,
+        deadline_s: float | None = None,
     ) -> Fetched:
-        """GET ``url`` politely; see the module docstring for what is checked."""
+        """GET ``url`` politely; see the module docstring for what is checked. ``deadline_s``
+        overrides ``[http] deadline_s`` for this call (the total grows to match if smaller)."""
+        with self._budget(deadline_s):
+            return self._get(url, params, headers, conditional, robots, accept)
+
+    def post(self, url: str, json=None, data=None, headers: dict | None = None, *, deadline_s: float | None = None) -> Fetched:
+        """POST (used for read-only search and SPARQL endpoints)."""
+        with self._budget(deadline_s):
+            return self._request("POST", url, headers=dict(headers or {}), json=json, data=data)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _budget(self, deadline_s: float | None):
+        if deadline_s is None:
+            return deadline.budget_scope(self.settings.deadline_s, self.settings.total_deadline_s)
+        if not (math.isfinite(deadline_s) and deadline_s > 0):
+            raise ValueError(f"deadline_s must be a positive number of seconds, got {deadline_s!r}")
+        return deadline.budget_scope(deadline_s, max(deadline_s, self.settings.total_deadline_s))
+
+    def _get(self, url: str, params: dict | None, headers: dict | None, conditional: bool, robots: bool,
+             accept: str | None) -> Fetched:
         if params:
             url = requests.Request("GET", url, params=params).prepare().url
         headers = dict(headers or {})
@@ -235,14 +277,10 @@ class HttpClient:
             self.pending_validators[url] = fetched.validators
         return fetched
 
-    def post(self, url: str, json=None, data=None, headers: dict | None = None) -> Fetched:
-        """POST (used for read-only search and SPARQL endpoints)."""
-        return self._request("POST", url, headers=dict(headers or {}), json=json, data=data)
-
-    # -- internals ----------------------------------------------------------------------------
     def _request(self, method: str, url: str, headers: dict, **body) -> Fetched:
+        budget = deadline.current()
         for _ in range(self.settings.max_redirects + 1):
-            self._check_address(url)
+            self._check_address(url, method)
             self._wait_for_host(url)
             self.requests_made += 1
             try:
@@ -250,19 +288,20 @@ class HttpClient:
                     method,
                     url,
                     headers=headers,
-                    timeout=self.settings.timeout_s,
+                    timeout=max(0.001, min(self.settings.timeout_s, budget.total_remaining())),
                     allow_redirects=False,
                     stream=True,
                     **body,
                 )
-            except requests.exceptions.RetryError as exc:
-                raise FetchError(f"gave up after retries: {exc}", url) from None
-            except requests.exceptions.Timeout:
-                raise FetchError(f"timed out after {self.settings.timeout_s:g} s", url) from None
+            except FetchError:
+                raise  # refused address or deadline, raised inside the connection
             except requests.exceptions.RequestException as exc:
-                if "timeout" in type(_root_cause(exc)).__name__.lower():  # a read timeout after urllib3's retries
-                    raise FetchError(f"timed out after {self.settings.timeout_s:g} s", url) from None
-                raise FetchError(f"connection failed: {type(exc).__name__}", url) from None
+                if budget.expired():
+                    raise DeadlineExceeded(budget.message(), url) from None
+                raise self._connection_error(exc, url) from None
+            if budget.expired():  # the watchdog cut the headers short: what was parsed is not the response
+                response.close()
+                raise DeadlineExceeded(budget.message(), url)
             if response.is_redirect and response.headers.get("location"):
                 response.close()
                 url = urljoin(url, response.headers["location"])
@@ -272,6 +311,14 @@ class HttpClient:
                 continue
             return self._finish(response, url)
         raise FetchError(f"more than {self.settings.max_redirects} redirects", url)
+
+    def _connection_error(self, exc: requests.exceptions.RequestException, url: str) -> FetchError:
+        """One clear line for a transport failure that urllib3 gave up on."""
+        if isinstance(exc, requests.exceptions.RetryError):
+            return FetchError(f"gave up after retries: {exc}", url)
+        if isinstance(exc, requests.exceptions.Timeout) or "timeout" in type(_root_cause(exc)).__name__.lower():
+            return FetchError(f"timed out after {self.settings.timeout_s:g} s", url)  # a read timeout after retries
+        return FetchError(f"connection failed: {type(exc).__name__}", url)
 
     def _finish(self, response: requests.Response, url: str) -> Fetched:
         headers = {k.lower(): v for k, v in response.headers.items()}
@@ -294,36 +341,39 @@ class HttpClient:
             response.close()
             raise TooLargeError(f"body of {int(declared)} bytes exceeds max_bytes={limit}", url)
         chunks, size = [], 0
+        budget = deadline.current()
         try:
             for chunk in response.iter_content(65536):
+                if budget.expired():
+                    raise DeadlineExceeded(budget.message(), url)
                 size += len(chunk)
                 if size > limit:
                     raise TooLargeError(f"body exceeds max_bytes={limit}", url)
                 chunks.append(chunk)
         except requests.exceptions.RequestException as exc:
+            if budget.expired():
+                raise DeadlineExceeded(budget.message(), url) from None
             raise FetchError(f"body incomplete: {type(exc).__name__}", url) from None
         finally:
             response.close()
+        if budget.expired():  # a body cut short by the watchdog can end like a complete one
+            raise DeadlineExceeded(budget.message(), url)
         return b"".join(chunks)
 
-    def _check_address(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise AddressRefused(f"refused non-http(s) URL scheme {parts.scheme!r}", url)
-        if self.settings.allow_private_addresses or parts.netloc in self.settings.private_hosts \
-                or parts.hostname in self.settings.private_hosts:
-            return
+    def _check_address(self, url: str, method: str = "GET") -> None:
+        """Refuse the URL unless its connection target passes the SSRF policy, and pin the checked
+        addresses for the connection (one resolution per hop)."""
+        where = addresses.target(url, method)
         try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-        except socket.gaierror as exc:
+            self._pins[where.key] = addresses.resolve(where.host, where.port, self._policy, url)
+        except OSError as exc:  # socket.gaierror
             raise FetchError(f"cannot resolve host: {exc}", url) from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0].split("%")[0])
-            if not address.is_global or address.is_multicast:
-                raise AddressRefused(
-                    f"refused {address} (loopback/private/link-local); set [http] allow_private_addresses = true for local mirrors",
-                    url,
-                )
+
+    def _pinned_addresses(self, host: str, port: int) -> list[str]:
+        """What a new connection to ``host:port`` may use: the addresses checked for this hop, else
+        (a host the pre-check did not see) a fresh resolution, checked the same way."""
+        pinned = self._pins.get((host.lower(), port))
+        return pinned if pinned is not None else addresses.resolve(host, port, self._policy)
 
     def _wait_for_host(self, url: str) -> None:
         host = urlsplit(url).netloc
@@ -350,7 +400,7 @@ class HttpClient:
             raise RobotsDisallowed("disallowed by robots.txt", url)
         delay = rules.crawl_delay(agent)
         if delay:
-            self._host_delay[parts.netloc] = float(delay)
+            self._host_delay[parts.netloc] = min(float(delay), self.settings.max_retry_after_s)
 
     def _fetch_robots(self, host: str) -> Protego | None:
         try:

@@ -1,6 +1,6 @@
 """A raw TCP server on 127.0.0.1 for faults an HTTP framework cannot produce: resets mid-body,
-bodies shorter than their Content-Length, stalls. Each accepted connection gets the next scripted
-behaviour (the last one repeats)."""
+bodies shorter than their Content-Length, stalls, a status line or headers trickled a byte at a
+time. Each accepted connection gets the next scripted behaviour (the last one repeats)."""
 
 from __future__ import annotations
 
@@ -38,10 +38,26 @@ def reset_after(raw: bytes) -> Behaviour:
     return behave
 
 
+def trickle(head: bytes, rest: bytes, every_s: float) -> Behaviour:
+    """Send ``head`` at once, then ``rest`` one byte every ``every_s`` seconds (each read of the
+    client returns a byte, so no read timeout ever fires), until the client goes away."""
+
+    def behave(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(head)
+        for byte in rest:
+            time.sleep(every_s)
+            conn.sendall(bytes([byte]))
+        conn.close()
+
+    return behave
+
+
 class RawServer:
     def __init__(self, behaviours: list[Behaviour]):
         self.behaviours = behaviours
         self.connections = 0
+        self.closed_at: list[float] = []  # monotonic time each behaviour ended (client gone or done)
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -65,12 +81,13 @@ class RawServer:
             self.connections += 1
             threading.Thread(target=self._run, args=(behaviour, conn), daemon=True).start()
 
-    @staticmethod
-    def _run(behaviour: Behaviour, conn: socket.socket) -> None:
+    def _run(self, behaviour: Behaviour, conn: socket.socket) -> None:
         try:
             behaviour(conn)
         except OSError:
             pass
+        finally:
+            self.closed_at.append(time.monotonic())
 
     def close(self) -> None:
         self._stop.set()

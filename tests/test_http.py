@@ -10,6 +10,7 @@ import pytest
 from crawler.errors import (
     AddressRefused,
     BlockedError,
+    DeadlineExceeded,
     FetchError,
     HttpStatusError,
     ParseError,
@@ -17,7 +18,7 @@ from crawler.errors import (
     TooLargeError,
 )
 from crawler.http import Fetched, HttpClient, HttpSettings
-from tests.rawserver import RawServer, reset_after, respond
+from tests.rawserver import RawServer, reset_after, respond, trickle
 
 
 def client(**overrides) -> HttpClient:
@@ -251,3 +252,75 @@ def test_ordinary_page_with_a_challenge_script_is_not_blocked(replay):
     replay.add("/wait", b"<html><head><title>Just a moment...</title></head><body>checking</body></html>", content_type="text/html")
     with pytest.raises(BlockedError):
         client().get(replay.url("/wait"))
+
+
+# -- deadlines: one exchange (connect + status line + headers + body) and the call with its retries ---
+
+SLACK_S = 0.5  # the watchdog's reaction plus thread scheduling on a loaded two-core machine
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 400\r\n\r\n"
+TRICKLES = {  # what is sent at once, what follows one byte at a time
+    "status-line": (b"", HEAD + b"x" * 400),
+    "headers": (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"y" * 400 + b"\r\n"),
+    "body": (HEAD, b"x" * 400),
+}
+
+
+@pytest.mark.parametrize("part", sorted(TRICKLES))
+def test_a_trickling_upstream_ends_at_the_deadline(raw, part):
+    head, rest = TRICKLES[part]
+    server = raw(trickle(head, rest, every_s=0.1))  # each read returns within 0.1 s: timeout_s never fires
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"timed out: deadline_s = 1 \(connect \+ status line \+ headers \+ body\)"):
+        client(timeout_s=5, deadline_s=1, retries=0).get(server.url())
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 1.0 + SLACK_S, elapsed
+    wait_for(lambda: server.closed_at)  # the connection was really closed, not left trickling
+    assert server.closed_at[0] - started < 1.0 + SLACK_S + 0.3
+
+
+def test_retries_share_the_total_deadline(raw):
+    server = raw(trickle(b"", HEAD + b"x" * 400, every_s=0.1))
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"total_deadline_s = 1.6"):
+        client(timeout_s=5, deadline_s=1, total_deadline_s=1.6, retries=3).get(server.url())
+    elapsed = time.monotonic() - started
+    assert server.connections == 2  # the first exchange hit its deadline and was retried once
+    assert 1.6 <= elapsed < 1.6 + SLACK_S, elapsed
+
+
+def test_retry_after_sleep_stops_at_the_total_deadline(replay):
+    replay.add("/a", b"busy", status=503, headers={"Retry-After": "60"})
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match="total_deadline_s = 1"):
+        client(max_retry_after_s=60, total_deadline_s=1, retries=3).get(replay.url("/a"))
+    assert 1.0 <= time.monotonic() - started < 1.0 + SLACK_S
+    assert replay.hits("/a") == 1
+
+
+def test_deadline_per_call_override(raw):
+    server = raw(trickle(HEAD, b"x" * 400, every_s=0.1))
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match="deadline_s = 0.5 "):
+        client(timeout_s=5, deadline_s=60, retries=0).get(server.url(), deadline_s=0.5)
+    assert 0.5 <= time.monotonic() - started < 0.5 + SLACK_S
+
+
+def test_a_connection_reused_after_its_deadline_is_fine(replay):
+    replay.add("/a", b"ok")
+    c = client(deadline_s=0.3)
+    assert c.get(replay.url("/a")).content == b"ok"
+    time.sleep(0.5)  # the first exchange's deadline passes while the connection idles in the pool
+    assert c.get(replay.url("/a")).content == b"ok"
+    assert c.post(replay.url("/a"), data=b"q").content == b"ok"
+
+
+def test_a_fast_body_within_the_deadline_is_read_whole(raw):
+    server = raw(trickle(HEAD, b"x" * 400, every_s=0.001))
+    assert client(deadline_s=5, retries=0).get(server.url()).content == b"x" * 400
+
+
+def wait_for(condition, timeout_s: float = 3.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.02)
