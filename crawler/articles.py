@@ -5,8 +5,11 @@ A feed entry or a GDELT record announces a `Lead` (URL, title, snippet, date, ou
 turns it into at most one `DocumentRecord`:
 
 1. the URL is unwrapped (Google Alerts/News redirects) and canonicalised (`crawler.urls`); a URL
-   already stored (``ctx.known``) or already judged (``ctx.seen_url``: irrelevant, duplicate) is
-   not fetched again unless ``--full``;
+   already fetched during this ``tracker crawl`` (``ctx.crawl_urls``, shared by news-rss and gdelt:
+   the same article announced by a feed and by GDELT, through a redirect wrapper or with tracking
+   parameters, is fetched once), already stored (``ctx.known``) or already judged
+   (``ctx.seen_url``: irrelevant, duplicate, or stored by another source) is not fetched again
+   unless ``--full``;
 2. the page is fetched through the shared client with robots.txt honoured (``robots=True``; the
    client spaces requests per host and obeys Crawl-delay);
 3. trafilatura extracts main text and metadata (title, author, date, site name) from the fetched
@@ -50,7 +53,7 @@ from crawler.errors import (
     TooLargeError,
 )
 from crawler.extract import html_to_text, looks_like_html, tidy
-from crawler.records import DocumentRecord
+from crawler.records import DocumentRecord, identity_key
 from crawler.urls import canonical_url, link_canonical, page_canonical, site_of, unwrap_redirect
 
 DOC_TYPE = "news_article"
@@ -82,6 +85,7 @@ class Lead:
     author: str | None = None
     jurisdiction: str = "INT"
     metadata: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def identify_language(text: str, fallback: str | None = None) -> str | None:
@@ -153,13 +157,11 @@ def _strip_title_line(text: str, title: str) -> str:
     return rest.strip() if rest.strip() and first.strip().casefold() == (title or "").strip().casefold() else text
 
 
-def _record(lead: Lead, key: str, source: str, parser_version: str, title: str, text: str,
-            metadata: dict, warnings: list[str], published_at: str | None, institution: str | None,
-            author: str | None, fetched_at: str | None) -> DocumentRecord:
+def _record(lead: Lead, key: str, title: str, text: str, metadata: dict, warnings: list[str],
+            published_at: str | None, institution: str | None, author: str | None) -> DocumentRecord:
     if not text.strip():
         raise ParseError("article has neither text, snippet nor title", key)
-    record = DocumentRecord(
-        source=source,
+    return DocumentRecord(
         source_id=key,
         url=key,
         title=title.strip() or key,
@@ -169,31 +171,25 @@ def _record(lead: Lead, key: str, source: str, parser_version: str, title: str, 
         institution=institution or lead.outlet or urlsplit(key).hostname,
         language=identify_language(f"{title}\n{text}", lead.language),
         published_at=published_at or lead.published_at,
-        updated_at=None,
-        parser_version=parser_version,
+        same_as=[identity_key("url", key)],
         metadata={k: v for k, v in ({**lead.metadata, "author": author or lead.author, "outlet": lead.outlet,
                                      "announced_url": lead.url if lead.url != key else None} | metadata).items()
                   if v not in (None, "", [], {})},
-        warnings=warnings,
+        warnings=[*lead.warnings, *warnings],
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
 
 
-def snippet_record(lead: Lead, key: str, source: str, parser_version: str, reason: str,
-                   paywalled: bool = False, fetched_at: str | None = None) -> DocumentRecord:
+def snippet_record(lead: Lead, key: str, reason: str, paywalled: bool = False) -> DocumentRecord:
     """The announced snippet (else title) stored in place of an article that could not be read."""
     return _record(
-        lead, key, source, parser_version, lead.title, snippet_text(lead),
+        lead, key, lead.title, snippet_text(lead),
         {"extraction": "snippet", "paywalled": paywalled, "snippet_reason": reason},
         [f"{'paywalled' if paywalled else reason}: stored the announced snippet, not the article text"],
-        None, None, None, fetched_at,
+        None, None, None,
     )
 
 
-def parse_article(content: bytes, url: str, lead: Lead, source: str, parser_version: str,
-                  key: str | None = None, fetched_at: str | None = None) -> DocumentRecord:
+def parse_article(content: bytes, url: str, lead: Lead, key: str | None = None) -> DocumentRecord:
     """A document record from a fetched article page (pure: trafilatura on the given HTML).
 
     ``key`` is the document's canonical URL (default: the page's same-site canonical link, else
@@ -215,16 +211,16 @@ def parse_article(content: bytes, url: str, lead: Lead, source: str, parser_vers
         # without an announced snippet (GDELT), the page's title and description (else teaser) stand in
         description = (getattr(extracted, "description", None) or "").strip()
         fallback = replace(lead, title=lead.title or title, snippet=lead.snippet or description or text)
-        return snippet_record(fallback, key, source, parser_version, reason, paywalled, fetched_at)
+        return snippet_record(fallback, key, reason, paywalled)
     cross_site = link_canonical(content)
     metadata = {
         "extraction": "full",
         "site_name": getattr(extracted, "sitename", None),
         "canonical_elsewhere": cross_site if cross_site and _other_site(cross_site, url) else None,
     }
-    return _record(lead, key, source, parser_version, title, text, metadata, [],
+    return _record(lead, key, title, text, metadata, [],
                    lead.published_at or page_date(content) or iso_datetime(getattr(extracted, "date", None)),
-                   getattr(extracted, "sitename", None), getattr(extracted, "author", None), fetched_at)
+                   getattr(extracted, "sitename", None), getattr(extracted, "author", None))
 
 
 def _other_site(href: str, url: str) -> bool:
@@ -265,22 +261,23 @@ def fetch_failure(exc: FetchError) -> tuple[str, bool, bool]:
     return f"unreachable: {exc}", False, True
 
 
-def collect(ctx: CrawlContext, source: str, parser_version: str, lead: Lead) -> Iterator[DocumentRecord]:
+def collect(ctx: CrawlContext, lead: Lead) -> Iterator[DocumentRecord]:
     """Fetch, extract and filter one announced article (see the module docstring); yields 0 or 1 record."""
     url = unwrap_redirect(lead.url)
     key = canonical_url(url)
-    if _already(ctx, key):
+    if key in ctx.crawl_urls or _already(ctx, key):
         ctx.skipped += 1
         return
+    ctx.crawl_urls.add(key)
     aliases, retry = {key}, False
     if is_opaque_redirect(url):
-        record = snippet_record(lead, key, source, parser_version, "opaque redirect link")
+        record = snippet_record(lead, key, "opaque redirect link")
     else:
         try:
             response = ctx.client.get(url, robots=True, accept=ACCEPT_HTML)
         except FetchError as exc:
             reason, paywalled, retry = fetch_failure(exc)
-            record = snippet_record(lead, key, source, parser_version, reason, paywalled=paywalled)
+            record = snippet_record(lead, key, reason, paywalled=paywalled)
             if retry:
                 previous = (ctx.known(key) or {}).get("metadata") or {}
                 record.metadata.update(retry=True, fetch_attempts=previous.get("fetch_attempts", 0) + 1)
@@ -290,15 +287,18 @@ def collect(ctx: CrawlContext, source: str, parser_version: str, lead: Lead) -> 
             if response.content_type in ("text/html", "application/xhtml+xml", "") or looks_like_html(response.content):
                 page_key = page_canonical(response.content, response.url) or final
                 aliases.add(final)
-                if page_key not in aliases and _already(ctx, page_key):
+                seen_in_crawl = page_key not in aliases and page_key in ctx.crawl_urls
+                ctx.crawl_urls.update(aliases | {page_key})
+                if page_key not in aliases and (seen_in_crawl or _already(ctx, page_key)):
                     for alias in aliases:
                         ctx.remember_url(alias, "alias")
                     ctx.skipped += 1
                     return
-                record = parse_article(response.content, response.url, lead, source, parser_version, key=page_key)
+                record = parse_article(response.content, response.url, lead, key=page_key)
             else:
-                record = snippet_record(lead, page_key, source, parser_version, f"not HTML ({response.content_type})")
+                record = snippet_record(lead, page_key, f"not HTML ({response.content_type})")
                 aliases.add(final)
+                ctx.crawl_urls.add(final)
     if record.metadata.get("extraction") == "snippet":  # never replace a stored article text by a snippet
         stored = ctx.known(record.source_id)
         if stored and (stored.get("metadata") or {}).get("extraction") == "full":
@@ -316,4 +316,7 @@ def collect(ctx: CrawlContext, source: str, parser_version: str, lead: Lead) -> 
         return
     if aliases:
         record.metadata["aliases"] = sorted(aliases)
+        record.same_as += [identity_key("url", alias) for alias in sorted(aliases)]
+    if record.metadata.get("extraction") == "full":  # another source announcing it later skips it
+        ctx.remember_url(record.source_id, f"stored by {ctx.source_id}")
     yield record

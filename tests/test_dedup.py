@@ -9,7 +9,7 @@ import json
 import pytest
 
 from crawler import dedup
-from crawler.sources.news_rss import parse_feed_example
+from tests.test_examples import news_rss_example
 from tests.replay import FIXTURES
 
 NR = FIXTURES / "news-rss"
@@ -25,7 +25,7 @@ def articles() -> dict[str, tuple[str, str, str]]:
     """key -> (story, title, text) from the recorded feeds' extracted pages and the extra stories."""
     found = {}
     for feed in ("harbour_ledger.rss", "quay_review.atom", "google_alerts_logink.atom"):
-        for record in parse_feed_example(NR / "examples" / feed):
+        for record in news_rss_example(NR / "examples" / feed):
             key = record.source_id.rsplit("/", 1)[-1]
             found[key] = (STORY_OF[key], record.title, record.text)
     for story in json.loads((NR / "stories.json").read_text("utf-8"))["stories"]:

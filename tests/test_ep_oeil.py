@@ -92,7 +92,7 @@ def test_crawl_stores_configured_and_rss_procedures(env, replay):
     assert set(docs) == {"2023/2019(INI)", "2024/2006(REG)"}
     ini = docs["2023/2019(INI)"]
     assert ini["doc_type"] == "procedure" and ini["title"] == "Implementation of the 2018 Geoblocking Regulation in the Digital Single Market"
-    assert ini["url"] == "https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)"
+    assert ini["url"] == "https://oeil.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)"
     assert ini["group_key"] == "ep-procedure:2023/2019(INI)" and ini["published_at"] == "2023-02-16" and ini["updated_at"] == "2023-12-13"
     assert "Committee responsible: IMCO Internal Market and Consumer Protection — rapporteur MAZUREK Beata (ECR)" in ini["text"]
     assert "2023-11-07 Committee report tabled for plenary (A9-0335/2023)" in ini["text"]

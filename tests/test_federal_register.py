@@ -139,7 +139,8 @@ def test_body_over_size_limit_is_refused(env, replay):
 
 def test_listing_that_ignores_the_page_number_does_not_loop(env, replay):
     """A replay or mirror answering every listing request with page 1 (query ignored) hands the same
-    next_page_url back: it is followed once, never again, and the run ends ok."""
+    next_page_url back: it is followed once, never again; what was read is stored and the run is
+    partial with a message naming the loop (the watermark does not move)."""
     serve_fr(replay)
     page1 = (FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url())
     replay.add(LISTING, page1, content_type="application/json",
@@ -147,9 +148,12 @@ def test_listing_that_ignores_the_page_number_does_not_loop(env, replay):
                times=5)  # bounded, so a regression fails the assertion below instead of hanging
     configure(env, replay)
     result = env.run("crawl", "federal-register", "--no-nlp")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and "federal-register: partial" in result.output, result.output
     assert sum(1 for r in replay.requests if r.path == LISTING and r.args.get("page") == "2") == 1
     assert env.db()["documents"].count == len(json.loads(page1)["results"])
+    run = list(env.db()["crawl_runs"].rows)[-1]
+    assert run["status"] == "partial" and "loop" in run["message"] and "repeats the entries" in run["message"]
+    assert env.db()["sources"].get("federal-register")["watermark"] is None
 
 
 def test_missing_raw_text_falls_through_to_the_html_body(env, replay):

@@ -276,7 +276,7 @@ def test_page_timestamp_wins_over_a_date_in_the_url():
     page = ("<html><head><title>Ports stop sharing data</title>"
             '<meta property="article:published_time" content="2026-03-04T17:45:00+01:00"></head>'
             f"<body><article><h1>Ports stop sharing data</h1>{paragraph * 4}</article></body></html>").encode()
-    record = parse_article(page, url, Lead(url=url), "gdelt", "1")
+    record = parse_article(page, url, Lead(url=url))
     assert record.published_at == "2026-03-04T16:45:00+00:00"
     undated = page.replace(b'<meta property="article:published_time" content="2026-03-04T17:45:00+01:00">', b"")
-    assert parse_article(undated, url, Lead(url=url), "gdelt", "1").published_at.startswith("2026-03-04")  # the URL's day
+    assert parse_article(undated, url, Lead(url=url)).published_at.startswith("2026-03-04")  # the URL's day

@@ -115,7 +115,7 @@ def test_paywalled_page_without_snippet_keeps_its_own_description():
     page = (NR / "files" / "inside-the-logink-debate.html").read_text("utf-8").replace(
         "<meta name=\"author\"", '<meta name="description" content="Port operators weigh LOGINK.">\n<meta name="author"')
     record = parse_article(page.encode(), "https://quayreview.example/premium/inside-the-logink-debate",
-                           Lead(url="https://quayreview.example/premium/inside-the-logink-debate"), "gdelt", "1")
+                           Lead(url="https://quayreview.example/premium/inside-the-logink-debate"))
     assert record.title == "Inside the LOGINK debate: what port operators really think"
     assert record.text == "Port operators weigh LOGINK." and record.metadata["paywalled"] is True
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 
 ATTRIBUTION = "© European Union, {year} – Source: European Parliament"
+# The Legislative Observatory's public root (it moved from oeil.secure.europarl.europa.eu, which redirects).
+OEIL_URL = "https://oeil.europarl.europa.eu/oeil/en"
 # Title keywords that make a work or procedure relevant beside the topic terms (option ``keywords``).
 DEFAULT_KEYWORDS = [
     "port", "seaport", "maritime", "shipping", "logistics", "container terminal",

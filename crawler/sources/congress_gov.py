@@ -26,21 +26,18 @@ can be ""; the key goes in the ``X-Api-Key`` header (``DEMO_KEY``, with a warnin
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from lxml import etree
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
-from crawler.extract import html_to_text, looks_like_html, parse_xml, pdf_to_text, tidy, xml_to_text
+from crawler.extract import extract_text, looks_like_html, parse_xml
+from crawler.records import DocumentRecord, DossierRecord, Event, identity_key
 from db.clock import now_iso
-from crawler.records import DocumentRecord, DossierRecord, Event
 
-PARSER_VERSION = "1"
 DEFAULT_BILLS = ("118-hr-1724", "118-s-939", "118-hr-6228", "117-hr-8431", "118-hr-2670")
 BILL_TYPES = {
     "hr": ("H.R.", "house-bill"), "s": ("S.", "senate-bill"),
@@ -54,6 +51,10 @@ FILE_STEM = re.compile(r"/((?:BILLS|PLAW)-[0-9a-z]+)\.(?:htm|html|xml|pdf)$")
 CONTENT_BASE = "https://www.govinfo.gov"
 PUBLIC_BASE = "https://www.congress.gov"
 CHECKPOINT = "(checkpoint)"
+# ``sourceSystem`` of an action: who recorded it. Only the chambers' systems name an actor; the
+# Library of Congress (code 9) re-records actions under its own codes and is no actor.
+SOURCE_SYSTEMS = {"senate": "Senate", "house committee actions": "House", "house floor actions": "House",
+                  "library of congress": None}
 
 
 def normalise_bill_id(value: str) -> str | None:
@@ -84,11 +85,9 @@ def parse_page(payload: object, key: str, url: str) -> tuple[list[dict], str | N
     payload = check(payload, url)
     if key not in payload:
         raise ParseError(f"response lacks the '{key}' list", url)
-    entries = payload[key] or []
-    if not isinstance(entries, list):
-        raise ParseError(f"'{key}' is not a list", url)
+    entries = items(payload[key], key, url)
     pagination = payload.get("pagination") if isinstance(payload.get("pagination"), dict) else {}
-    return [e for e in entries if isinstance(e, dict)], pagination.get("next") or None
+    return entries, pagination.get("next") or None
 
 
 def listed_bill_id(entry: dict) -> str | None:
@@ -124,29 +123,53 @@ def bill_title(bill: dict, titles: list[dict]) -> str:
     return citation(bid) if bid else f"{bill['type']} {bill['number']}"
 
 
-def _chamber(source_system: object) -> str | None:
-    name = source_system.get("name") if isinstance(source_system, dict) else None
-    if not name:
-        return None
-    return "House" if "House" in name else "Senate" if "Senate" in name else name
+def items(value: object, what: str, url: str = "") -> list[dict]:
+    """The entries of a list the API gives plain (``[...]``), wrapped (``{"item": [...]}`` or
+    ``{"item": {...}}``, the XML-derived shape) or as one object; anything else raises `ParseError`."""
+    if value is None:
+        return []
+    if isinstance(value, dict) and set(value) == {"item"}:
+        value = value["item"]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ParseError(f"{what}: expected a list of objects or {{'item': ...}}, got {str(value)[:120]!r}", url or None)
+    return value
+
+
+def source_system(action: dict) -> tuple[str | None, str | None]:
+    """(chamber or None, the recording system's name) of an action; an unknown system raises."""
+    system = action.get("sourceSystem")
+    if system is None:
+        return None, None
+    name = system.get("name") if isinstance(system, dict) else None
+    if not isinstance(name, str) or name.strip().lower() not in SOURCE_SYSTEMS:
+        raise ParseError(f"action with an unknown sourceSystem {system!r}")
+    return SOURCE_SYSTEMS[name.strip().lower()], name.strip()
 
 
 def action_events(actions: list[dict]) -> list[Event]:
     """One event per distinct (date, type, text): the API repeats a referral once per committee and the
-    Library of Congress repeats some actions under its own codes; the committees are merged as actor."""
-    merged: dict[tuple, tuple[dict, list[str]]] = {}
+    Library of Congress repeats some actions under its own codes. The actor is the committees
+    (either shape), else the chamber whose system recorded it; the recording systems are kept apart
+    in ``source_system``."""
+    merged: dict[tuple, tuple[dict, list[str], list[str]]] = {}
     for action in actions:
         date, text = action.get("actionDate"), (action.get("text") or "").strip()
         if not date or not text:
             continue
         key = (date, action.get("type") or "Action", text)
-        first, actors = merged.setdefault(key, (action, []))
-        committees = [c["name"] for c in action.get("committees") or [] if isinstance(c, dict) and c.get("name")]
-        for actor in committees or [_chamber(action.get("sourceSystem"))]:
+        first, actors, systems = merged.setdefault(key, (action, [], []))
+        committees = [c["name"] for c in items(action.get("committees"), "action committees") if c.get("name")]
+        chamber, system = source_system(action)
+        for actor in committees or [chamber]:
             if actor and actor not in actors:
                 actors.append(actor)
-    return [Event(date=date, kind=kind, description=text, actor="; ".join(actors) or None, ref_id=first.get("actionCode"))
-            for (date, kind, text), (first, actors) in merged.items()]
+        if system and system not in systems:
+            systems.append(system)
+    return [Event(date=date, kind=kind, description=text, actor="; ".join(actors) or None, ref_id=first.get("actionCode"),
+                  source_system="; ".join(systems) or None)
+            for (date, kind, text), (first, actors, systems) in merged.items()]
 
 
 def bill_stage(bill: dict, actions: list[dict]) -> str:
@@ -169,7 +192,7 @@ def bill_stage(bill: dict, actions: list[dict]) -> str:
 
 
 def build_dossier(bill: dict, actions: list[dict], titles: list[dict], committees: list[dict],
-                  versions: list[dict], fetched_at: str | None = None) -> DossierRecord:
+                  versions: list[dict]) -> DossierRecord:
     """The bill as a dossier: title, stage, latest action, sponsors, committees, titles, actions as events."""
     bid = normalise_bill_id(f"{bill['congress']}-{bill['type']}-{bill['number']}")
     if bid is None:
@@ -198,15 +221,12 @@ def build_dossier(bill: dict, actions: list[dict], titles: list[dict], committee
         "text_versions": [{"type": v.get("type"), "date": v.get("date"), "code": version_code(bid, v)} for v in versions],
         "update_date": bill.get("updateDate"), "update_date_including_text": bill.get("updateDateIncludingText"),
     }
-    record = DossierRecord(
-        key=f"us-bill:{bid}", source="congress-gov", kind="bill", title=bill_title(bill, titles), url=public_url(bid),
-        parser_version=PARSER_VERSION, stage=bill_stage(bill, actions), status=latest.get("text"),
+    return DossierRecord(
+        key=f"us-bill:{bid}", kind="bill", title=bill_title(bill, titles), url=public_url(bid),
+        stage=bill_stage(bill, actions), status=latest.get("text"),
         updated_at=bill.get("updateDate"), metadata={k: v for k, v in metadata.items() if v not in (None, [], "")},
         events=action_events(actions),
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
 
 
 def choose_format(version: dict) -> tuple[str | None, str | None]:
@@ -250,45 +270,37 @@ def govinfo_url(bid: str, version: dict) -> str | None:
 
 
 def version_text(body: bytes, fmt: str, url: str) -> tuple[str, list[str]]:
-    """Text and warnings of a text version body in the given format."""
-    if fmt == "PDF" or body[:5] == b"%PDF-":
-        text, warnings = pdf_to_text(body)
-        return text, warnings
-    if fmt == "Formatted XML" and not looks_like_html(body):
+    """Text and warnings of a text version body; a bill XML loses its Dublin Core header first (it is
+    metadata, not the bill's text), then `extract_text` reads whatever format the body is."""
+    if fmt == "Formatted XML" and body[:5] != b"%PDF-" and not looks_like_html(body):
         root = parse_xml(body)
-        for metadata in root.xpath("//metadata"):  # Dublin Core header: not the bill's text
+        for metadata in root.xpath("//metadata"):
             metadata.getparent().remove(metadata)
-        return xml_to_text(etree.tostring(root)), []
-    try:
-        return html_to_text(body), []
-    except ParseError as exc:
-        raise ParseError(str(exc), url) from None
+        body = etree.tostring(root)
+    media = {"PDF": "application/pdf", "Formatted XML": "application/xml"}.get(fmt, "text/html")
+    return extract_text(body, media, url)
 
 
 def parse_text_version(bill: dict, version: dict, body: bytes, body_url: str, fmt: str, title: str,
-                       fetched_at: str | None = None, via: str = "congress.gov") -> DocumentRecord:
+                       via: str = "congress.gov") -> DocumentRecord:
     """One text version of a bill as a document (source_id ``118-hr-1724/ih``)."""
     bid = normalise_bill_id(f"{bill['congress']}-{bill['type']}-{bill['number']}")
     if bid is None:
         raise ParseError(f"unknown bill type {bill.get('type')!r}", body_url)
     text, warnings = version_text(body, fmt, body_url)
-    if not tidy(text):
-        raise ParseError("text version is empty", body_url)
     code, kind = version_code(bid, version), version.get("type") or "Text"
-    record = DocumentRecord(
-        source="congress-gov",
+    return DocumentRecord(
         source_id=f"{bid}/{code}",
         url=body_url,
         title=f"{citation(bid)} ({kind}): {title}",
         text=text,
         doc_type="bill_text",
-        jurisdiction="US",
         institution="U.S. House of Representatives" if bid.split("-")[1].startswith("h") else "U.S. Senate",
         language="en",
         published_at=(version.get("date") or "")[:10] or None,
         updated_at=bill.get("updateDateIncludingText") or bill.get("updateDate"),
-        parser_version=PARSER_VERSION,
         group_key=f"us-bill:{bid}",
+        same_as=[identity_key("bill-version", f"{bid}-{code}")],
         metadata={
             "congress": int(bill["congress"]), "type": bid.split("-")[1], "number": str(bill["number"]),
             "version_code": code, "version_type": kind, "format": fmt, "text_via": via,
@@ -296,36 +308,11 @@ def parse_text_version(bill: dict, version: dict, body: bytes, body_url: str, fm
         },
         warnings=warnings,
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
 
 
 def text_marker(bill: dict) -> str | None:
     """What says whether the text changed: ``updateDateIncludingText`` (older payloads: ``updateDate``)."""
     return bill.get("updateDateIncludingText") or bill.get("updateDate")
-
-
-def parse_bill_example(path: Path) -> list[DocumentRecord | DossierRecord]:
-    """A recorded bill: ``<id>.json`` (the record) with ``files/<id>.{actions,titles,committees,text}.json``
-    and the text bodies ``files/<BILLS-stem>.htm`` it refers to (versions without a body are skipped)."""
-    files = path.parent / "files"
-    stem = path.name.removesuffix(".json")
-
-    def listing(name: str) -> list[dict]:
-        sub = files / f"{stem}.{name}.json"
-        return parse_page(json.loads(sub.read_bytes()), "textVersions" if name == "text" else name, sub.name)[0]
-
-    bill = parse_bill(json.loads(path.read_bytes()), path.name)
-    titles, versions = listing("titles"), listing("text")
-    fetched = "2025-01-01T00:00:00+00:00"
-    records: list[DocumentRecord | DossierRecord] = [build_dossier(bill, listing("actions"), titles, listing("committees"), versions, fetched)]
-    for version in versions:
-        fmt, url = choose_format(version)
-        body = files / f"{file_stem(version)}.htm"
-        if fmt and body.exists():
-            records.append(parse_text_version(bill, version, body.read_bytes(), url, "Formatted Text", bill_title(bill, titles), fetched))
-    return records
 
 
 class CongressGov(Source):
@@ -338,12 +325,13 @@ class CongressGov(Source):
     kind = "api"
     default_base_url = "https://api.congress.gov/v3"
     default_interval = "1d"
-    parser_version = PARSER_VERSION
+    parser_version = "1"
     mirrored_hosts = ("www.congress.gov", "congress.gov", "www.govinfo.gov", "govinfo.gov")
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord | DossierRecord]:
-        return parse_bill_example(path)
+    options = {
+        "bills": Option(list(DEFAULT_BILLS), "bills always followed (CONGRESS-TYPE-NUMBER)", item=str),
+        "overlap_days": Option(1.0, "days re-read before the watermark in the /bill update listing", minimum=0),
+        "page_size": Option(250, "entries per /bill update listing page", minimum=1, maximum=250),
+    }
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -356,7 +344,7 @@ class CongressGov(Source):
     def tracked(self) -> list[str]:
         """Configured bills, then every bill another source stored a document for, deduplicated."""
         ids = []
-        for raw in [*self.ctx.settings.options.get("bills", DEFAULT_BILLS), *self.ctx.related_ids("us-bill")]:
+        for raw in [*self.option("bills"), *self.ctx.related_ids("us-bill")]:
             bid = normalise_bill_id(raw)
             if bid is None:
                 self.ctx.log and self.ctx.log.warning("ignoring %r: not a bill id like 118-hr-1724", raw)
@@ -367,13 +355,12 @@ class CongressGov(Source):
     def _from_datetime(self) -> str:
         since = datetime.fromisoformat(self.ctx.since.replace("Z", "+00:00"))
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        since -= timedelta(days=float(self.ctx.settings.options.get("overlap_days", 1)))
+        since -= timedelta(days=self.option("overlap_days"))
         return since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def updated_since(self, from_datetime: str) -> set[str]:
         """Ids of every bill updated since ``from_datetime`` (``/bill`` listing, all pages)."""
-        limit = int(self.ctx.settings.options.get("page_size", 250))
-        params = {"fromDateTime": from_datetime, "sort": "updateDate asc", "limit": limit}
+        params = {"fromDateTime": from_datetime, "sort": "updateDate asc", "limit": self.option("page_size")}
         return {bid for entry in self._all(f"{self.base_url}/bill", "bills", params) if (bid := listed_bill_id(entry))}
 
     def discover(self) -> Iterator[Item]:
@@ -401,15 +388,13 @@ class CongressGov(Source):
         return response.json(), response.url
 
     def _all(self, url: str, key: str, params: dict | None = None) -> Iterator[dict]:
-        """Every entry of a paged list, following ``pagination.next`` (never the same page twice)."""
-        params, visited = {"limit": 250, **(params or {})}, set()
-        while url:
-            visited.add(url)
-            payload, final_url = self._json(url, params)
-            entries, next_url = parse_page(payload, key, final_url)
-            yield from entries
-            url, params = (self.resolve(next_url), None) if next_url and entries else ("", None)
-            url = "" if url in visited else url
+        """Every entry of a paged list, following ``pagination.next`` as given (rebased)."""
+        def page(cursor: tuple[str, dict | None]) -> tuple[list[dict], tuple[str, None] | None]:
+            payload, final_url = self._json(*cursor)
+            entries, following = parse_page(payload, key, final_url)
+            return entries, (self.resolve(following), None) if following else None
+
+        return self.pages((url, {"limit": 250, **(params or {})}), page, f"{key} {url}")
 
     def _optional(self, url: str, key: str) -> list[dict]:
         """A list the dossier can do without: a 404 (not every bill has the sub-resource) gives []."""

@@ -28,21 +28,18 @@ DOCX, HTML).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import feedparser
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import HttpStatusError, ParseError
 from crawler.extract import extract_text, html_to_text
-from crawler.records import DocumentRecord
+from crawler.records import DocumentRecord, identity_key
 
-PARSER_VERSION = "1"
 INSTITUTION = "European Commission"
 DETAIL_URL = "https://ec.europa.eu/commission/presscorner/detail/{lang}/{slug}"
 DOC_TYPES = {
@@ -179,8 +176,8 @@ def attachment_urls(payload: dict) -> list[str]:
     return urls
 
 
-def parse_document(payload: object, url: str, language: str = "en", attachment: tuple[bytes, str, str] | None = None,
-                   fetched_at: str | None = None) -> DocumentRecord:
+def parse_document(payload: object, url: str, language: str = "en",
+                   attachment: tuple[bytes, str, str] | None = None) -> DocumentRecord:
     """A document record from a ``/api/documents`` response (and, when its HTML body is empty, the
     fetched attachment ``(body, media type, URL)``)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("docuLanguageResource"), dict):
@@ -204,19 +201,16 @@ def parse_document(payload: object, url: str, language: str = "en", attachment: 
     lang = (resource.get("language") or language or "en").lower()
     published = parse_date(payload.get("eventDate")) or parse_date(payload.get("publishDate"))
     publish_date = parse_date(payload.get("publishDate"))
-    record = DocumentRecord(
-        source="ec-press",
+    return DocumentRecord(
         source_id=reference,
         url=detail_url(reference, lang),
         title=(resource.get("title") or "").strip() or reference,
         text=text,
         doc_type=doc_type_for(reference, docutype),
-        jurisdiction="EU",
-        institution=INSTITUTION,
         language=lang,
         published_at=published,
         updated_at=publish_date if publish_date and publish_date != published else None,
-        parser_version=PARSER_VERSION,
+        same_as=[identity_key("ec-press", reference)],
         metadata={k: v for k, v in {
             "reference": reference, "docutype": (docutype or {}).get("description") or (docutype or {}).get("code"),
             "subtitle": subtitle or None,
@@ -228,25 +222,6 @@ def parse_document(payload: object, url: str, language: str = "en", attachment: 
         }.items() if v},
         warnings=warnings,
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
-
-
-def parse_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded RSS feed (relevant items only: those mentioning LOGINK) or search
-    response, whose documents lie in ``files/<ip_26_1707>.json`` beside it."""
-    if path.suffix == ".xml":
-        items = [i for i in parse_rss(path.read_bytes(), path.name) if "logink" in (i["title"] + i["summary"]).lower()]
-    else:
-        items = parse_search(json.loads(path.read_bytes()), path.name)
-    records = []
-    for item in items:
-        body = path.parent / "files" / f"{slug_of(item['reference'])}.json"
-        if body.exists():
-            api = f"https://ec.europa.eu/commission/presscorner/api/documents?reference={item['reference']}&language=en"
-            records.append(parse_document(json.loads(body.read_bytes()), api, "en", None, "2025-01-01T00:00:00+00:00"))
-    return records
 
 
 # -- the source ---------------------------------------------------------------------------------
@@ -262,21 +237,28 @@ class EcPress(Source):
     kind = "api"
     default_base_url = "https://ec.europa.eu/commission/presscorner"
     default_interval = "6h"
-    parser_version = PARSER_VERSION
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_example(path)
+    parser_version = "1"
+    # The Press Corner backend is undocumented: paths and parameter names are configuration.
+    options = {
+        "language": Option("en", "language of the feed, the search and the documents"),
+        "language_param": Option("language"), "rss_path": Option("/api/rss"),
+        "search_path": Option("/api/search"), "search_param": Option("text"),
+        "page_param": Option("pagenumber"), "page_size_param": Option("pagesize"),
+        "page_size": Option(50, "search hits per page", minimum=1),
+        "max_pages": Option(5, "search pages read per topic term and run", minimum=1),
+        "documents_path": Option("/api/documents"), "reference_param": Option("reference"),
+        "overlap_days": Option(3, "days re-read before the publication-date watermark", minimum=0),
+    }
 
     @property
     def language(self) -> str:
-        return self.option("language", "en")
+        return self.option("language")
 
     def _cutoff(self) -> str | None:
         if not self.ctx.since or self.ctx.full:
             return None
         since = date.fromisoformat(self.ctx.since[:10])
-        return (since - timedelta(days=self.option("overlap_days", 3))).isoformat()
+        return (since - timedelta(days=self.option("overlap_days"))).isoformat()
 
     def _get_listing(self, path: str, params: dict, accept: str):
         """A feed or search page; HTTP 404 reads as nothing listed (logged), as on a mirror without it."""
@@ -289,8 +271,7 @@ class EcPress(Source):
             return None
 
     def _rss(self, cutoff: str | None) -> Iterator[dict]:
-        response = self._get_listing(self.option("rss_path", "/api/rss"),
-                                     {self.option("language_param", "language"): self.language},
+        response = self._get_listing(self.option("rss_path"), {self.option("language_param"): self.language},
                                      "application/rss+xml, application/xml;q=0.9, */*;q=0.5")
         if response is None:
             return
@@ -301,23 +282,22 @@ class EcPress(Source):
                 yield item | {"verify": False}
 
     def _search(self, term: str, cutoff: str | None) -> Iterator[dict]:
-        size = self.option("page_size", 50)
-        for page in range(1, self.option("max_pages", 5) + 1):
-            response = self._get_listing(self.option("search_path", "/api/search"), {
-                self.option("language_param", "language"): self.language,
-                self.option("search_param", "text"): term,
-                self.option("page_size_param", "pagesize"): size,
-                self.option("page_param", "pagenumber"): page,
+        size = self.option("page_size")
+
+        def page(number: int) -> tuple[list[dict], int | None]:
+            response = self._get_listing(self.option("search_path"), {
+                self.option("language_param"): self.language,
+                self.option("search_param"): term,
+                self.option("page_size_param"): size,
+                self.option("page_param"): number,
             }, "application/json")
             if response is None:
-                return
+                return [], None
             hits = parse_search(response.json(), response.url)
-            fresh = [h for h in hits if not (cutoff and h["published"] and h["published"] < cutoff)]
-            for hit in fresh:
-                yield hit | {"verify": True}
-            if len(hits) < size or not fresh:
-                return
-        self.ctx.log and self.ctx.log.warning("search for %r stopped after max_pages=%d", term, page)
+            fresh = [h | {"verify": True} for h in hits if not (cutoff and h["published"] and h["published"] < cutoff)]
+            return fresh, number + 1 if len(hits) >= size and fresh else None
+
+        return self.pages(1, page, f"search {term!r}")
 
     def discover(self) -> Iterator[Item]:
         cutoff = self._cutoff()
@@ -339,9 +319,9 @@ class EcPress(Source):
         if not self.ctx.full and self.ctx.known(item.key):
             self.ctx.skipped += 1
             return
-        response = self.ctx.client.get(self.base_url + self.option("documents_path", "/api/documents"), params={
-            self.option("reference_param", "reference"): item.key,
-            self.option("language_param", "language"): self.language,
+        response = self.ctx.client.get(self.base_url + self.option("documents_path"), params={
+            self.option("reference_param"): item.key,
+            self.option("language_param"): self.language,
         }, accept="application/json")
         payload = response.json()
         attachment = None

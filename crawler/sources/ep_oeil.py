@@ -1,4 +1,4 @@
-"""ep-oeil: the European Parliament's Legislative Observatory (https://oeil.secure.europarl.europa.eu/oeil/en).
+"""ep-oeil: the European Parliament's Legislative Observatory (https://oeil.europarl.europa.eu/oeil/en).
 
 Web pages, not an API: fetched with robots.txt honoured and conditional GET (an unchanged page
 costs a 304 and writes nothing). Reuse: "© European Union, [year] – Source: European Parliament".
@@ -13,9 +13,19 @@ not "report"); when the item says nothing but the reference, the procedure file 
 and kept only if its title or subjects match; procedures judged irrelevant are remembered
 (``seen_urls``) and not read again unless ``--full``.
 
-Parsing ``/procedure-file?reference=...``: ``h2.es_title-h1`` holds the reference, the next
-``h2.es_title-h2`` the title; sections are found by their heading text (Basic information, Key
-players, Key events, Technical information, Documentation gateway). The markup changes without
+Hosts and URLs: the Observatory moved from ``oeil.secure.europarl.europa.eu`` to
+``oeil.europarl.europa.eu`` (the default base URL and the canonical document URL); the old host and
+the older ``/oeil/popups/ficheprocedure.do?reference=...&l=en`` links redirect to the new
+procedure file and are followed (both old forms are recognised wherever a procedure is named: in
+the ``procedures`` option, in RSS links).
+
+Parsing ``/procedure-file?reference=...``, in both markups: the 2024-2025 one (classes prefixed
+``erpl_``: ``h2.erpl_title-h1``, ``erpl_accordion-item``, ``erpl_badge-committee``) and the current
+one (``es_``); ``title-h1`` holds the reference, the next ``title-h2`` the title; sections are found
+by their heading text (Basic information, Key players, Key events, Technical information,
+Documentation gateway). Key players and gateway documents sit in one accordion item per institution
+(European Parliament, Council of the EU, European Commission...): each committee, rapporteur row
+and document is attributed to the institution of its item. The markup changes without
 notice (a recurring breakage for parltrack and HowTheyVote), so the parser fails loudly
 (`ParseError`) on the soft 404 ("This procedure or document does not exist!"), on a page whose
 reference differs from the one asked for, and when the title, Basic information or Key events
@@ -32,26 +42,45 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 from lxml import etree, html
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
 from crawler.extract import parse_xml
-from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record
-from crawler.sources._ep_common import DEFAULT_KEYWORDS, attribution, dossier_key, keyword_pattern, normalise_reference
+from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record, identity_key
+from crawler.sources._ep_common import (
+    DEFAULT_KEYWORDS,
+    OEIL_URL,
+    attribution,
+    dossier_key,
+    keyword_pattern,
+    normalise_reference,
+)
 
-SOURCE_ID = "ep-oeil"
-PARSER_VERSION = "1"
-DEFAULT_BASE_URL = "https://oeil.secure.europarl.europa.eu/oeil/en"
+DEFAULT_BASE_URL = OEIL_URL
+OLD_HOST = "oeil.secure.europarl.europa.eu"
 DEFAULT_PROCEDURES = ["2023/2059(INI)"]
 SOFT_404 = "This procedure or document does not exist"
 DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})\s*$")
 DOCEO = re.compile(r"/doceo/document/([A-Z0-9]+(?:-[A-Z0-9]+)+?)_[A-Z]{2}\.(?:html|pdf|docx)", re.IGNORECASE)
 REQUIRED = ("Basic information", "Key events")
 OPTIONAL = ("Key players", "Technical information", "Documentation gateway")
+
+
+def has_class(name: str) -> str:
+    """An XPath test for class ``es_<name>`` or ``erpl_<name>`` (the current and the 2024-2025 markup)."""
+    return " or ".join(f"contains(concat(' ', normalize-space(@class), ' '), ' {prefix}_{name} ')" for prefix in ("es", "erpl"))
+
+
+def reference_in(value: str) -> str | None:
+    """The procedure reference of a reference (``2023/2059(INI)``, starred or spaced) or of an
+    Observatory link (``procedure-file?reference=...``, ``ficheprocedure.do?reference=...&l=en``)."""
+    direct = normalise_reference(value)
+    if direct:
+        return direct
+    return next((r for v in parse_qs(urlsplit(value or "").query).get("reference", []) if (r := normalise_reference(v))), None)
 
 
 def _clean(text: str | None) -> str:
@@ -84,7 +113,7 @@ def sections(root) -> dict[str, object]:
         name = _text(heading)
         if name in REQUIRED + OPTIONAL and name not in found:
             containers = heading.xpath("ancestor::div[contains(concat(' ', @class, ' '), ' erpl-product-content ')"
-                                       " or contains(concat(' ', @class, ' '), ' es_product-section ')][1]")
+                                       f" or {has_class('product-section')}][1]")
             if containers:
                 found[name] = containers[0]
     return found
@@ -114,34 +143,48 @@ def parse_basic(section) -> dict:
     return info
 
 
+def institution_items(section) -> list[tuple[str | None, object]]:
+    """(institution, element) per accordion item of a section (the institution is the item's title);
+    a section without items is one element of unknown institution."""
+    found = []
+    for item in section.xpath(f".//li[{has_class('accordion-item')}]"):
+        title = item.xpath(f".//button[{has_class('accordion-item-title')}]//span[contains(@class, 't-x')]")
+        found.append((_text(title[0]) or None if title else None, item))
+    return found or [(None, section)]
+
+
 def parse_key_players(section) -> list[dict]:
-    """One entry per committee (responsible, opinion) with its rapporteurs, and the Commission/Council rows."""
+    """One entry per committee (responsible, opinion) with its rapporteurs, and the Commission/Council
+    rows, each with the institution whose accordion item it sits in."""
     players: list[dict] = []
-    for table in section.xpath(".//table"):
-        headers, rows = _table_rows(table)
-        if not headers:
-            continue
-        role = headers[0]
-        for row in rows:
-            badge = row.xpath(".//span[contains(@class, 'es_badge-committee')]")
-            shadow = row.xpath(".//button[contains(., 'Shadow rapporteur')]")
-            if shadow and players:
-                players[-1]["shadow_rapporteurs"] = [_text(a) for a in row.xpath(".//a[contains(@class, 'rapporteur')]")]
+    for institution, container in institution_items(section):
+        for table in container.xpath(".//table"):
+            headers, rows = _table_rows(table)
+            if not headers:
                 continue
-            cells = row.xpath("./th|./td")
-            if badge:
-                names = row.xpath("./th//span[contains(@class, 'font-weight-normal')]")
-                entry = {
-                    "role": role, "committee": _text(badge[0]), "name": _text(names[0]) if names else None,
-                    "associated": any("Associated committee" in _text(n) for n in names),
-                    "rapporteurs": [_text(a) for a in cells[1].xpath(".//a[contains(@class, 'rapporteur')]")] if len(cells) > 1 else [],
-                    "appointed": [d for d in (_iso(_text(s)) for s in cells[2].xpath(".//span")) if d] if len(cells) > 2 else [],
-                }
-                if len(cells) > 1 and not entry["rapporteurs"] and _text(cells[1]):
-                    entry["note"] = _text(cells[1])
-                players.append({k: v for k, v in entry.items() if v not in (None, [], False)})
-            elif cells and any(_text(c) for c in cells):
-                players.append({h or f"column {i}": _text(c) for i, (h, c) in enumerate(zip(headers, cells)) if _text(c)})
+            role = headers[0]
+            for row in rows:
+                badge = row.xpath(f".//span[{has_class('badge-committee')}]")
+                shadow = row.xpath(".//button[contains(., 'Shadow rapporteur')]")
+                if shadow and players:
+                    players[-1]["shadow_rapporteurs"] = [_text(a) for a in row.xpath(".//a[contains(@class, 'rapporteur')]")]
+                    continue
+                cells = row.xpath("./th|./td")
+                if badge:
+                    names = row.xpath("./th//span[contains(@class, 'font-weight-normal')]")
+                    entry = {
+                        "institution": institution, "role": role, "committee": _text(badge[0]),
+                        "name": _text(names[0]) if names else None,
+                        "associated": any("Associated committee" in _text(n) for n in names),
+                        "rapporteurs": [_text(a) for a in cells[1].xpath(".//a[contains(@class, 'rapporteur')]")] if len(cells) > 1 else [],
+                        "appointed": [d for d in (_iso(_text(s)) for s in cells[2].xpath(".//span")) if d] if len(cells) > 2 else [],
+                    }
+                    if len(cells) > 1 and not entry["rapporteurs"] and _text(cells[1]):
+                        entry["note"] = _text(cells[1])
+                    players.append({k: v for k, v in entry.items() if v not in (None, [], False)})
+                elif cells and any(_text(c) for c in cells):
+                    entry = {h or f"column {i}": _text(c) for i, (h, c) in enumerate(zip(headers, cells)) if _text(c)}
+                    players.append({"institution": institution, **entry} if institution else entry)
     return players
 
 
@@ -180,11 +223,10 @@ def parse_technical(section) -> dict:
 
 
 def parse_gateway(section, page_url: str) -> list[dict]:
-    """Documents of the documentation gateway, per institution."""
+    """Documents of the documentation gateway, each with the institution whose item lists it."""
     documents = []
-    for item in section.xpath(".//li[contains(@class, 'es_accordion-item')]") or [section]:
-        institution = _text(next(iter(item.xpath(".//button//span[contains(@class, 't-x')]")), None)) or None
-        for table in item.xpath(".//table"):
+    for institution, container in institution_items(section):
+        for table in container.xpath(".//table"):
             headers, rows = _table_rows(table)
             for row in rows:
                 cells = row.xpath("./th|./td")
@@ -221,7 +263,7 @@ def render(reference: str, title: str, basic: dict, players: list[dict], events:
         lines += ["", "Key players"]
         for p in players:
             if p.get("committee"):
-                line = f"{p['role']}: {p['committee']} {p.get('name') or ''}".rstrip()
+                line = f"{p.get('institution') or 'Committee'}, {p['role']}: {p['committee']} {p.get('name') or ''}".rstrip()
                 if p.get("rapporteurs"):
                     line += " — rapporteur " + ", ".join(p["rapporteurs"])
                 if p.get("shadow_rapporteurs"):
@@ -242,7 +284,7 @@ def render(reference: str, title: str, basic: dict, players: list[dict], events:
 
 
 def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
-                         canonical_url: str | None = None, fetched_at: str | None = None) -> tuple[DossierRecord, DocumentRecord]:
+                         canonical_url: str | None = None) -> tuple[DossierRecord, DocumentRecord]:
     """Dossier and procedure document of an OEIL procedure-file page; fails loudly on anything missing."""
     if not content.strip():
         raise ParseError("empty procedure-file page", url)
@@ -254,17 +296,18 @@ def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
         bad.drop_tree()
     if SOFT_404.lower() in _text(root).lower():
         raise ParseError(f"soft 404: the Observatory says {SOFT_404!r}", url)
-    heading = root.xpath("//h2[contains(concat(' ', @class, ' '), ' es_title-h1 ')]")
+    heading = root.xpath(f"//h2[{has_class('title-h1')}]")
     page_reference = normalise_reference(_text(heading[0])) if heading else None
     if not page_reference:
-        raise ParseError("no procedure reference heading (h2.es_title-h1): not a procedure file, or the markup changed", url)
+        raise ParseError("no procedure reference heading (h2.es_title-h1 or h2.erpl_title-h1): not a procedure file, "
+                         "or the markup changed", url)
     if reference and page_reference != normalise_reference(reference):
         raise ParseError(f"page is procedure {page_reference}, not {reference}", url)
-    title_nodes = heading[0].xpath("following::h2[contains(concat(' ', @class, ' '), ' es_title-h2 ')][1]")
+    title_nodes = heading[0].xpath(f"following::h2[{has_class('title-h2')}][1]")
     title = _text(title_nodes[0]) if title_nodes else ""
     found = sections(root)
     if not title or title in REQUIRED + OPTIONAL:
-        raise ParseError("procedure title (h2.es_title-h2 after the reference) is missing", url)
+        raise ParseError("procedure title (h2 title-h2 after the reference) is missing", url)
     missing = [name for name in REQUIRED if name not in found]
     if missing:
         raise ParseError(f"procedure file lacks section(s) {', '.join(missing)} (markup changed?)", url)
@@ -289,18 +332,15 @@ def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
     linked = {doceo_id(e.ref_url) for e in events} | {doceo_id(d.get("url")) for d in documents}
     links = [Link("document", "ep-open-data", d) for d in sorted(filter(None, linked))]
     dossier = DossierRecord(
-        key=key, source=SOURCE_ID, kind="procedure", title=title, url=public_url, parser_version=PARSER_VERSION,
-        stage=stage, status=basic.get("status"), updated_at=events[-1].date, metadata=metadata, events=events,
+        key=key, kind="procedure", title=title, url=public_url, stage=stage, status=basic.get("status"), updated_at=events[-1].date, metadata=metadata, events=events,
     )
     document = DocumentRecord(
-        source=SOURCE_ID, source_id=page_reference, url=public_url, title=title,
+        source_id=page_reference, url=public_url, title=title,
         text=render(page_reference, title, basic, players, events, technical, documents),
-        doc_type="procedure", jurisdiction="EU", institution="European Parliament", language="en",
-        published_at=events[0].date, updated_at=events[-1].date, parser_version=PARSER_VERSION,
-        group_key=key, metadata=metadata, links=links, warnings=warnings,
+        doc_type="procedure", language="en", published_at=events[0].date, updated_at=events[-1].date,
+        group_key=key, same_as=[identity_key("ep-procedure", page_reference)], metadata=metadata, links=links,
+        warnings=warnings,
     )
-    if fetched_at:
-        dossier.fetched_at = document.fetched_at = fetched_at
     return dossier, document
 
 
@@ -321,8 +361,7 @@ def parse_rss(content: bytes, url: str) -> list[dict]:
         if not link:
             link_node = node.find("{*}link")
             link = (link_node.get("href") or "") if link_node is not None else ""
-        reference = normalise_reference(title) or next(
-            (normalise_reference(v) for v in parse_qs(urlsplit(link).query).get("reference", []) if normalise_reference(v)), None)
+        reference = normalise_reference(title) or reference_in(link)
         if not reference:
             continue
         extra = " ".join(filter(None, [title if not normalise_reference(title) else "", field("description"), field("category")]))
@@ -333,29 +372,31 @@ def parse_rss(content: bytes, url: str) -> list[dict]:
 class EpOeil(Source):
     """Legislative Observatory procedure files: key events, players and the documentation gateway."""
 
-    id = SOURCE_ID
+    id = "ep-oeil"
     title = "European Parliament Legislative Observatory (OEIL)"
     jurisdiction = "EU"
     institution = "European Parliament"
     kind = "web"
     default_base_url = DEFAULT_BASE_URL
     default_interval = "1d"
-    parser_version = PARSER_VERSION
+    parser_version = "1"
+    mirrored_hosts = (OLD_HOST,)  # old links (and ficheprocedure.do) redirect to the new host
+    options = {
+        "procedures": Option(list(DEFAULT_PROCEDURES), "procedure files always read (references or Observatory links)", item=str),
+        "rss": Option(True, "follow the RSS of new and updated procedures"),
+        "keywords": Option(list(DEFAULT_KEYWORDS), "title words that make an RSS procedure relevant", item=str),
+    }
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        options = ctx.settings.options
-        self.procedures = [r for r in (normalise_reference(str(p)) for p in options.get("procedures", DEFAULT_PROCEDURES)) if r]
-        self.use_rss = bool(options.get("rss", True))
-        self.pattern = keyword_pattern(ctx.terms, options.get("keywords", DEFAULT_KEYWORDS))
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[Record]:
-        content = path.read_bytes()
-        match = re.search(rb"es_title-h1[^>]*>\s*([^<]+)<", content)
-        reference = normalise_reference(match[1].decode()) if match else None
-        url = procedure_url(DEFAULT_BASE_URL, reference) if reference else path.name
-        return list(parse_procedure_file(content, url, reference, fetched_at="2025-01-01T00:00:00+00:00"))
+        self.procedures = []
+        for value in self.option("procedures"):
+            reference = reference_in(value)
+            if reference is None:
+                raise ParseError(f"sources.ep-oeil.procedures: {value!r} is neither a reference like 2023/2059(INI) nor an Observatory link")
+            self.procedures.append(reference)
+        self.use_rss = self.option("rss")
+        self.pattern = keyword_pattern(ctx.terms, self.option("keywords"))
 
     def _relevant(self, text: str) -> bool:
         return self.pattern is not None and bool(self.pattern.search(text))

@@ -29,24 +29,21 @@ Quirks handled:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import quote
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import BlockedError, HttpStatusError, NotReady, ParseError
 from crawler.extract import extract_text
 from crawler.http import Fetched
-from crawler.records import DocumentRecord
+from crawler.records import DocumentRecord, identity_key
 from db import clock
 
-PARSER_VERSION = "1"
 LANGUAGE_URI = "http://publications.europa.eu/resource/authority/language/ENG"
 HTML_ACCEPT = "application/xhtml+xml, text/html;q=0.9"
 PDF_ACCEPT = "application/pdf"
@@ -229,7 +226,7 @@ def institution_for(celex: str, authors: list[str]) -> str:
     return DEFAULT_INSTITUTION
 
 
-def parse_document(work: dict, parts: list[tuple[bytes, str, str]], fetched_at: str | None = None) -> DocumentRecord:
+def parse_document(work: dict, parts: list[tuple[bytes, str, str]]) -> DocumentRecord:
     """A document record from a discovered work and its Cellar rendition: one or more parts
     ``(body, media type, URL)`` (XHTML, HTML or PDF; several when Cellar answered 300), in order."""
     if not parts:
@@ -242,19 +239,17 @@ def parse_document(work: dict, parts: list[tuple[bytes, str, str]], fetched_at: 
     celex = work["celex"]
     doc_type, details = classify(celex)
     media_types = list(dict.fromkeys(t.split(";")[0].strip().lower() for _, t, _ in parts if t.strip()))
-    record = DocumentRecord(
-        source="eurlex",
+    return DocumentRecord(
         source_id=celex,
         url=EURLEX_URL.format(celex=celex),
         title=(work.get("title") or "").strip() or celex,
         text="\n\n".join(texts),
         doc_type=doc_type,
-        jurisdiction="EU",
         institution=institution_for(celex, work.get("authors") or []),
         language="en",
         published_at=work.get("date"),
         updated_at=work.get("modified"),
-        parser_version=PARSER_VERSION,
+        same_as=[identity_key("celex", celex)],
         metadata={k: v for k, v in {
             "celex": celex, "cellar_work": work.get("work"), "resource_types": work.get("types"),
             "authors": work.get("authors"), "content_urls": [u for _, _, u in parts],
@@ -262,9 +257,6 @@ def parse_document(work: dict, parts: list[tuple[bytes, str, str]], fetched_at: 
         }.items() if v} | details,
         warnings=warnings,
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
 
 
 def parse_multiple_choices(content: bytes, url: str) -> list[str]:
@@ -277,21 +269,6 @@ def parse_multiple_choices(content: bytes, url: str) -> list[str]:
     if not links:
         raise ParseError("300 Multiple Choices without links", url)
     return list(dict.fromkeys(links))
-
-
-def parse_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded SPARQL result whose renditions lie in ``files/<CELEX>.{xhtml,html,pdf}``."""
-    types = {".xhtml": "application/xhtml+xml", ".html": "text/html", ".pdf": "application/pdf"}
-    works = works_from_rows(parse_sparql_results(json.loads(path.read_bytes()), path.name), path.name)
-    records = []
-    for work in works:
-        for suffix, media in types.items():
-            body = path.parent / "files" / f"{work['celex']}{suffix}"
-            if body.exists():
-                url = f"https://publications.europa.eu/resource/celex/{work['celex']}"
-                records.append(parse_document(work, [(body.read_bytes(), media, url)], "2025-01-01T00:00:00+00:00"))
-                break
-    return records
 
 
 # -- the source ---------------------------------------------------------------------------------
@@ -307,26 +284,32 @@ class Eurlex(Source):
     kind = "api"
     default_base_url = "https://publications.europa.eu"
     default_interval = "1d"
-    parser_version = PARSER_VERSION
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_example(path)
+    parser_version = "1"
+    options = {
+        "sparql_path": Option("/webapi/rdf/sparql", "Cellar SPARQL endpoint, relative to base_url"),
+        "content_path": Option("/resource/celex/", "Cellar REST content path, relative to base_url"),
+        "accept_language": Option("eng", "Accept-Language of content requests"),
+        "start_date": Option("2019-01-01", "first crawl without --since: works modified from this date"),
+        "window_days": Option(180.0, "days per SPARQL window", minimum=1 / 24),
+        "page_size": Option(1000, "rows per SPARQL query (a full window is split, never paged)", minimum=1),
+        "overlap_hours": Option(0.0, "hours re-read before the lastModificationDate watermark", minimum=0),
+        "max_parts": Option(20, "files of a 300 Multiple Choices rendition fetched at most", minimum=1),
+    }
 
     # discovery
     def _range(self) -> tuple[datetime, datetime]:
         if self.ctx.since and not self.ctx.full:
             start = datetime.fromisoformat(utc_timestamp(self.ctx.since).replace("Z", "+00:00"))
-            start -= timedelta(hours=self.option("overlap_hours", 0.0))
+            start -= timedelta(hours=self.option("overlap_hours"))
         else:
-            start = datetime.combine(date.fromisoformat(self.option("start_date", "2019-01-01")),
+            start = datetime.combine(date.fromisoformat(self.option("start_date")),
                                      datetime.min.time(), tzinfo=timezone.utc)
         return start, clock.now() + timedelta(days=1)
 
     def _query(self, terms: list[str], start: datetime, end: datetime) -> list[dict]:
-        limit = self.option("page_size", 1000)
+        limit = self.option("page_size")
         response = self.ctx.client.post(
-            self.base_url + self.option("sparql_path", "/webapi/rdf/sparql"),
+            self.base_url + self.option("sparql_path"),
             data=build_query(terms, _iso(start), _iso(end), limit).encode("utf-8"),
             headers={"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"},
         )
@@ -346,7 +329,7 @@ class Eurlex(Source):
             self.ctx.log and self.ctx.log.warning("no topic term with Latin letters: nothing to search in English titles")
             return
         start, end = self._range()
-        step = timedelta(days=self.option("window_days", 180.0))
+        step = timedelta(days=self.option("window_days"))
         works: dict[str, dict] = {}
         while start < end:
             stop = min(start + step, end)
@@ -361,7 +344,7 @@ class Eurlex(Source):
     # content
     def _get(self, url: str, accept: str) -> Fetched:
         try:
-            response = self.ctx.client.get(url, headers={"Accept-Language": self.option("accept_language", "eng")}, accept=accept)
+            response = self.ctx.client.get(url, headers={"Accept-Language": self.option("accept_language")}, accept=accept)
         except BlockedError as exc:
             if exc.status == 202 and not any(h in exc.headers for h in WAF_HEADERS):
                 raise NotReady("Cellar answered 202 (rendition being generated): retry on a later run", url) from None
@@ -372,7 +355,7 @@ class Eurlex(Source):
 
     def _rendition(self, celex: str) -> list[tuple[bytes, str, str]]:
         """The English rendition's parts ``(body, media type, URL)``: XHTML/HTML, else PDF."""
-        url = self.base_url + self.option("content_path", "/resource/celex/") + quote(celex, safe="()")
+        url = self.base_url + self.option("content_path") + quote(celex, safe="()")
         for accept in (HTML_ACCEPT, PDF_ACCEPT):
             try:
                 response = self._get(url, accept)
@@ -382,7 +365,7 @@ class Eurlex(Source):
                 raise
             responses = [response]
             if response.status == 300:
-                links = parse_multiple_choices(response.content, response.url)[: self.option("max_parts", 20)]
+                links = parse_multiple_choices(response.content, response.url)[: self.option("max_parts")]
                 responses = [self._get(self.resolve(link), accept) for link in links]
             return [(r.content, r.headers.get("content-type", ""), r.url) for r in responses]
         raise NoRendition(celex)

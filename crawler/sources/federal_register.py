@@ -8,7 +8,11 @@ the full-text links, so ``fields[]`` asks for ``raw_text_url`` and ``body_html_u
 Quirks: when ``count`` is 0 the ``results`` and ``total_pages`` keys are missing; if
 ``page * per_page`` exceeds 10,000 the server silently restarts at page 1, so a window with more
 results is split by date (and a next link to a page already read is never followed: no loops);
-bad queries answer 400 with ``{"errors": ...}``; ``raw_text_url`` serves text wrapped in ``<pre>`` HTML
+bad queries answer 400 with ``{"errors": ...}``; the real ``next_page_url`` is
+``/documents?<every query parameter>&format=json&page=N`` (no ``.json``), since 2026 with a
+``search_after_cursor``: it is followed exactly as given, never rebuilt; docket ids come prefixed
+("DOCKET #: RBS-23-BUSINESS-0024", "Docket No. FMC-2022-0067") and are stored bare in
+``metadata.docket_ids`` (the upstream strings in ``docket_ids_raw`` when they differ); ``raw_text_url`` serves text wrapped in ``<pre>`` HTML
 (a raw text that is missing (404/410) or empty falls through to ``body_html_url``). Documents
 already stored are not fetched again (FR documents are immutable; corrections are new documents)
 unless ``--full``.
@@ -16,14 +20,14 @@ unless ``--full``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import FetchError, HttpStatusError, ParseError
-from crawler.extract import html_to_text, looks_like_html, tidy
-from crawler.records import DocumentRecord
+from crawler.extract import extract_text
+from crawler.records import DocumentRecord, identity_key
 from db import clock
 
 FIELDS = (
@@ -36,11 +40,14 @@ DOC_TYPES = {
     "Presidential Document": "presidential_document",
 }
 RESULT_CAP = 10_000
-PARSER_VERSION = "1"
+# "DOCKET #: RBS-23-BUSINESS-0024", "Docket No. FMC-2022-0067", "Docket ID: X", "Docket Number X".
+DOCKET_PREFIX = re.compile(r"^\s*docket\s*(?:#|nos?\.?|numbers?|ids?)?\s*[:.#]?\s*", re.IGNORECASE)
 
 
 def parse_listing(payload: object, url: str) -> tuple[int, list[dict], str | None]:
-    """(count, results, next_page_url) of a ``documents.json`` page; bad shapes raise `ParseError`."""
+    """(count, results, next_page_url) of a ``documents.json`` page; bad shapes raise `ParseError`.
+    ``next_page_url`` is returned exactly as given (the real one has no ``.json``, repeats every
+    query parameter with ``format=json`` and may carry ``search_after_cursor``)."""
     if not isinstance(payload, dict):
         raise ParseError("expected a JSON object", url)
     if "errors" in payload:
@@ -51,51 +58,55 @@ def parse_listing(payload: object, url: str) -> tuple[int, list[dict], str | Non
     results = payload.get("results", []) if count else []
     if not isinstance(results, list) or not all(isinstance(r, dict) and r.get("document_number") for r in results):
         raise ParseError("'results' is not a list of documents with document_number", url)
-    return int(count), results, payload.get("next_page_url")
+    following = payload.get("next_page_url")
+    if following is not None and not (isinstance(following, str) and following.startswith(("http://", "https://", "/"))):
+        raise ParseError(f"next_page_url is not a link: {following!r}", url)
+    return int(count), results, following or None
 
 
-def parse_document(meta: dict, body: bytes, body_url: str, fetched_at: str | None = None) -> DocumentRecord:
+def normalise_docket(value: object, url: str = "") -> str:
+    """``RBS-23-BUSINESS-0024`` from ``DOCKET #: RBS-23-BUSINESS-0024``, ``FMC-2022-0067`` from
+    ``Docket No. FMC-2022-0067``; a value that is not a string or is empty once stripped raises."""
+    if not isinstance(value, str):
+        raise ParseError(f"docket id is not a string: {value!r}", url or None)
+    docket = DOCKET_PREFIX.sub("", value).strip()
+    if not docket:
+        raise ParseError(f"docket id without an identifier: {value!r}", url or None)
+    return docket
+
+
+def parse_document(meta: dict, body: bytes, body_url: str, content_type: str = "") -> DocumentRecord:
     """A document record from its listing metadata and its full-text body (raw text or HTML)."""
-    text = html_to_text(body) if looks_like_html(body) else tidy(body.decode("utf-8", errors="replace"))
-    if not text.strip():
-        raise ParseError("full text is empty", body_url)
+    text, warnings = extract_text(body, content_type, body_url)
     agencies = [a.get("name") or a.get("raw_name") for a in meta.get("agencies") or [] if isinstance(a, dict)]
-    record = DocumentRecord(
-        source="federal-register",
-        source_id=meta["document_number"],
+    raw_dockets = meta.get("docket_ids") or []
+    if not isinstance(raw_dockets, list):
+        raise ParseError(f"docket_ids is not a list: {raw_dockets!r}", body_url)
+    dockets = list(dict.fromkeys(normalise_docket(d, body_url) for d in raw_dockets))
+    number = meta["document_number"]
+    metadata = {
+        k: meta.get(k)
+        for k in ("citation", "type", "action", "abstract", "regulation_id_numbers",
+                  "pdf_url", "full_text_xml_url", "signing_date", "effective_on")
+        if meta.get(k)
+    } | {"agencies": agencies, "text_url": body_url}
+    if dockets:
+        metadata["docket_ids"] = dockets
+        if dockets != raw_dockets:
+            metadata["docket_ids_raw"] = raw_dockets
+    return DocumentRecord(
+        source_id=number,
         url=meta.get("html_url") or body_url,
-        title=(meta.get("title") or "").strip() or meta["document_number"],
+        title=(meta.get("title") or "").strip() or number,
         text=text,
         doc_type=DOC_TYPES.get(meta.get("type"), (meta.get("type") or "document").lower().replace(" ", "_")),
-        jurisdiction="US",
-        institution="; ".join(filter(None, agencies)) or "Federal Register",
+        institution="; ".join(filter(None, agencies)) or None,
         language="en",
         published_at=meta.get("publication_date"),
-        updated_at=None,
-        parser_version=PARSER_VERSION,
-        metadata={
-            k: meta.get(k)
-            for k in ("citation", "type", "action", "abstract", "docket_ids", "regulation_id_numbers",
-                      "pdf_url", "full_text_xml_url", "signing_date", "effective_on")
-            if meta.get(k)
-        } | {"agencies": agencies, "text_url": body_url},
+        same_as=[identity_key("fr", number)],
+        metadata=metadata,
+        warnings=warnings,
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
-
-
-def parse_listing_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded ``documents.json`` page whose bodies lie in ``files/<number>.txt`` beside it."""
-    import json
-
-    _, results, _ = parse_listing(json.loads(path.read_bytes()), path.name)
-    records = []
-    for meta in results:
-        body = path.parent / "files" / f"{meta['document_number']}.txt"
-        if body.exists():
-            records.append(parse_document(meta, body.read_bytes(), meta.get("raw_text_url") or "", "2025-01-01T00:00:00+00:00"))
-    return records
 
 
 class FederalRegister(Source):
@@ -108,56 +119,62 @@ class FederalRegister(Source):
     kind = "api"
     default_base_url = "https://www.federalregister.gov/api/v1"
     default_interval = "1d"
-    parser_version = PARSER_VERSION
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_listing_example(path)
+    parser_version = "1"
+    options = {
+        "overlap_days": Option(3, "days re-read before the publication-date watermark", minimum=0),
+        "per_page": Option(100, "documents per listing page", minimum=1, maximum=1000),
+        "start_date": Option("2019-01-01", "first crawl without --since starts here"),
+    }
 
     def _start_date(self) -> str:
-        options = self.ctx.settings.options
         if self.ctx.since and not self.ctx.full:
             since = date.fromisoformat(self.ctx.since[:10])
-            overlap = int(options.get("overlap_days", 3)) if self.ctx.since else 0
-            return (since - timedelta(days=overlap)).isoformat()
-        return str(options.get("start_date", "2019-01-01"))
+            return (since - timedelta(days=self.option("overlap_days"))).isoformat()
+        return self.option("start_date")
 
     def _query(self, term: str, gte: str, lte: str | None) -> dict:
         params = {
             "conditions[term]": f'"{term}"' if " " in term else term,
             "conditions[publication_date][gte]": gte,
             "order": "oldest",
-            "per_page": int(self.ctx.settings.options.get("per_page", 100)),
+            "per_page": self.option("per_page"),
             "fields[]": list(FIELDS),
         }
         if lte:
             params["conditions[publication_date][lte]"] = lte
         return params
 
-    def _pages(self, term: str, gte: str, lte: str | None = None) -> Iterator[dict]:
-        url, params = f"{self.base_url}/documents.json", self._query(term, gte, lte)
-        first, visited = True, set()
-        while url:
-            visited.add(url)
+    def _listing(self, term: str, gte: str, lte: str | None = None) -> Iterator[dict]:
+        """Every document of one query; the first page is the query, every next one the upstream's
+        ``next_page_url`` followed as given (rebased onto the configured base URL)."""
+        first_count: list[int] = []
+
+        def page(cursor: tuple[str, dict | None]) -> tuple[list[dict], tuple[str, None] | None]:
+            url, params = cursor
             response = self.ctx.client.get(url, params=params, accept="application/json")
-            count, results, next_url = parse_listing(response.json(), response.url)
-            if first and count > RESULT_CAP:
-                yield from self._split(term, gte, lte)
-                return
-            first = False
-            yield from results
-            url, params = (self.resolve(next_url), None) if next_url and results else (None, None)
-            url = None if url in visited else url  # a next link back to a page already read: no loop
+            count, results, following = parse_listing(response.json(), response.url)
+            if not first_count:
+                first_count.append(count)
+                if count > RESULT_CAP:
+                    return [], None
+            return results, (self.resolve(following), None) if following else None
+
+        what = f"documents.json {term!r} {gte}..{lte or ''}"
+        yield from self.pages((f"{self.base_url}/documents.json", self._query(term, gte, lte)), page, what)
+        if first_count and first_count[0] > RESULT_CAP:
+            yield from self._split(term, gte, lte)
 
     def _split(self, term: str, gte: str, lte: str | None) -> Iterator[dict]:
+        """A window with more results than the API pages through (it silently restarts at page 1)
+        is read as two halves."""
         start = date.fromisoformat(gte)
         end = date.fromisoformat(lte) if lte else clock.now().date()
         if start >= end:
             raise ParseError(f"more than {RESULT_CAP} results on a single day for {term!r}")
         middle = start + (end - start) // 2
         self.ctx.log and self.ctx.log.info("splitting %s..%s for %r (over %d results)", start, end, term, RESULT_CAP)
-        yield from self._pages(term, start.isoformat(), middle.isoformat())
-        yield from self._pages(term, (middle + timedelta(days=1)).isoformat(), end.isoformat())
+        yield from self._listing(term, start.isoformat(), middle.isoformat())
+        yield from self._listing(term, (middle + timedelta(days=1)).isoformat(), end.isoformat())
 
     def discover(self) -> Iterator[Item]:
         gte = self._start_date()
@@ -165,7 +182,7 @@ class FederalRegister(Source):
         for term in self.ctx.terms:
             if not any(ch.isascii() and ch.isalpha() for ch in term):
                 continue  # the Federal Register is English: a term without Latin letters finds nothing
-            for meta in self._pages(term, gte):
+            for meta in self._listing(term, gte):
                 number = meta["document_number"]
                 if number in seen:
                     continue
@@ -184,7 +201,7 @@ class FederalRegister(Source):
         for body_url in body_urls:  # a missing (404/410) or empty raw text falls through to the HTML body
             try:
                 response = self.ctx.client.get(self.resolve(body_url))
-                record = parse_document(meta, response.content, response.url)
+                record = parse_document(meta, response.content, response.url, response.content_type)
             except (HttpStatusError, ParseError) as exc:
                 if error is None and isinstance(exc, HttpStatusError) and exc.status not in (404, 410):
                     raise

@@ -28,26 +28,37 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from crawler.articles import Lead, collect, parse_article
-from crawler.base import Item, Source, Topic
+from crawler.articles import Lead, collect
+from crawler.base import Item, Option, Source, Topic
 from crawler.errors import ParseError
 from crawler.http import Fetched
 from crawler.records import DocumentRecord
 from crawler.urls import canonical_url
 from db import clock
 
-PARSER_VERSION = "1"
 MAX_RECORDS = 250
 WINDOW = timedelta(days=90)
+# GDELT's language names (its DOC ``language`` field and ``sourcelang:`` values, the 65 languages of
+# GDELT Translingual plus the spellings seen in artlist records) -> ISO 639-1 (639-3 where none).
 LANGUAGES = {
-    "english": "en", "chinese": "zh", "german": "de", "french": "fr", "spanish": "es", "dutch": "nl",
-    "italian": "it", "portuguese": "pt", "russian": "ru", "japanese": "ja", "korean": "ko", "arabic": "ar",
-    "greek": "el", "polish": "pl", "swedish": "sv", "danish": "da", "norwegian": "no", "finnish": "fi",
-    "turkish": "tr", "romanian": "ro", "czech": "cs", "hungarian": "hu", "bulgarian": "bg", "croatian": "hr",
-    "lithuanian": "lt", "latvian": "lv", "estonian": "et", "slovenian": "sl", "slovak": "sk", "ukrainian": "uk",
-    "vietnamese": "vi", "indonesian": "id", "malay": "ms", "thai": "th", "hindi": "hi", "hebrew": "he",
+    "afrikaans": "af", "albanian": "sq", "amharic": "am", "arabic": "ar", "armenian": "hy", "azerbaijani": "az",
+    "basque": "eu", "belarusian": "be", "bengali": "bn", "bosnian": "bs", "bulgarian": "bg", "burmese": "my",
+    "catalan": "ca", "chinese": "zh", "croatian": "hr", "czech": "cs", "danish": "da", "dutch": "nl",
+    "english": "en", "esperanto": "eo", "estonian": "et", "filipino": "tl", "finnish": "fi", "french": "fr",
+    "galician": "gl", "georgian": "ka", "german": "de", "greek": "el", "gujarati": "gu", "haitian": "ht",
+    "hausa": "ha", "hebrew": "he", "hindi": "hi", "hungarian": "hu", "icelandic": "is", "indonesian": "id",
+    "irish": "ga", "italian": "it", "japanese": "ja", "javanese": "jv", "kannada": "kn", "kazakh": "kk",
+    "khmer": "km", "korean": "ko", "kurdish": "ku", "kyrgyz": "ky", "lao": "lo", "latin": "la", "latvian": "lv",
+    "lithuanian": "lt", "luxembourgish": "lb", "macedonian": "mk", "malagasy": "mg", "malay": "ms",
+    "malayalam": "ml", "maltese": "mt", "maori": "mi", "marathi": "mr", "mongolian": "mn", "nepali": "ne",
+    "norwegian": "no", "norwegian nynorsk": "nn", "norwegiannynorsk": "nn", "norwegian bokmal": "nb",
+    "pashto": "ps", "persian": "fa", "farsi": "fa", "polish": "pl", "portuguese": "pt", "punjabi": "pa",
+    "romanian": "ro", "russian": "ru", "serbian": "sr", "sinhalese": "si", "sinhala": "si", "slovak": "sk",
+    "slovenian": "sl", "slovene": "sl", "somali": "so", "spanish": "es", "swahili": "sw", "swedish": "sv",
+    "tagalog": "tl", "tajik": "tg", "tamil": "ta", "tatar": "tt", "telugu": "te", "thai": "th", "tibetan": "bo",
+    "turkish": "tr", "turkmen": "tk", "ukrainian": "uk", "urdu": "ur", "uyghur": "ug", "uzbek": "uz",
+    "vietnamese": "vi", "welsh": "cy", "yiddish": "yi", "yoruba": "yo", "zulu": "zu",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_ESCAPE = re.compile(r'\\(?!["\\/bfnrtu])')
@@ -106,14 +117,23 @@ def parse_artlist(response: Fetched) -> list[dict]:
     return [a for a in articles if isinstance(a, dict) and str(a.get("url", "")).startswith(("http://", "https://"))]
 
 
+def language_code(name: str | None) -> str | None:
+    """ISO code of a GDELT language name (``Malayalam`` -> ``ml``); None for none or an unknown name."""
+    key = " ".join((name or "").replace("_", " ").split()).lower()
+    return LANGUAGES.get(key) or LANGUAGES.get(key.replace(" ", ""))
+
+
 def lead_of(article: dict) -> Lead:
-    """An announced article from one artlist record (``seendate``, domain, language, country kept)."""
+    """An announced article from one artlist record (``seendate``, domain, language, country kept).
+    A language name outside the map is kept in metadata (``gdelt_language``) with a warning."""
     language = (article.get("language") or "").strip()
+    code = language_code(language)
     return Lead(
         url=article["url"].strip(),
         title=fix_title(article.get("title") or ""),
         outlet=article.get("domain") or None,
-        language=LANGUAGES.get(language.lower()),
+        language=code,
+        warnings=[f"unknown GDELT language {language!r}: language identified from the text"] if language and not code else [],
         metadata={
             "seendate": seendate_iso(article.get("seendate")), "domain": article.get("domain"),
             "gdelt_language": language or None, "source_country": article.get("sourcecountry") or None,
@@ -122,22 +142,7 @@ def lead_of(article: dict) -> Lead:
     )
 
 
-def parse_artlist_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded artlist whose article pages lie in ``files/<last path segment>.html``."""
-    response = Fetched(url=f"https://api.gdeltproject.org/api/v2/doc/doc#{path.name}", status=200,
-                       headers={"content-type": "application/json"}, content=path.read_bytes())
-    records = []
-    for article in parse_artlist(response):
-        lead = lead_of(article)
-        page = path.parent / "files" / f"{canonical_url(lead.url).rsplit('/', 1)[-1]}.html"
-        if page.exists():
-            record = parse_article(page.read_bytes(), lead.url, lead, Gdelt.id, PARSER_VERSION,
-                                   fetched_at="2026-03-06T00:00:00+00:00")
-            records.append(_with_seendate(record, lead))
-    return records
-
-
-def _with_seendate(record: DocumentRecord, lead: Lead) -> DocumentRecord:
+def with_seendate(record: DocumentRecord, lead: Lead) -> DocumentRecord:
     if not record.published_at and lead.metadata.get("seendate"):
         record.published_at = lead.metadata["seendate"]
         record.metadata["published_from"] = "seendate"
@@ -154,15 +159,15 @@ class Gdelt(Source):
     kind = "api"
     default_base_url = "https://api.gdeltproject.org/api/v2"
     default_interval = "6h"
-    parser_version = PARSER_VERSION
+    parser_version = "1"
+    options = {
+        "query_interval_s": Option(10.0, "seconds between two DOC queries (GDELT throttles per IP)", minimum=0),
+        "overlap_hours": Option(2.0, "hours re-read before the seendate watermark", minimum=0),
+    }
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self._last_query: float | None = None
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_artlist_example(path)
 
     def _window(self, now: datetime) -> datetime:
         earliest = now - WINDOW
@@ -174,11 +179,11 @@ class Gdelt(Source):
         except ValueError:
             raise ParseError(f"cannot read the watermark/--since {since!r}") from None
         start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
-        overlap = timedelta(hours=float(self.ctx.settings.options.get("overlap_hours", 2)))
+        overlap = timedelta(hours=self.option("overlap_hours"))
         return max(start - overlap, earliest)
 
     def _query(self, query: str, start: datetime, end: datetime) -> list[dict]:
-        interval = float(self.ctx.settings.options.get("query_interval_s", 10))
+        interval = self.option("query_interval_s")
         if self._last_query is not None:
             time.sleep(max(0.0, self._last_query + interval - time.monotonic()))
         params = {
@@ -191,6 +196,16 @@ class Gdelt(Source):
             self._last_query = time.monotonic()
         return parse_artlist(response)
 
+    def _articles(self, query: str, start: datetime, now: datetime) -> Iterator[dict]:
+        """Every article of the query since ``start``: a full page (250 records) is followed by a
+        query from its last ``seendate`` (the cursor; one that does not move is a loop)."""
+        def page(cursor: datetime) -> tuple[list[dict], datetime | None]:
+            articles = self._query(query, cursor, now)
+            last = max((seendate_iso(a.get("seendate")) or "" for a in articles), default="")
+            return articles, datetime.fromisoformat(last) if len(articles) >= MAX_RECORDS and last else None
+
+        return self.pages(start, page, f"artlist {query}")
+
     def discover(self) -> Iterator[Item]:
         now = clock.now()
         seen: set[str] = set()
@@ -199,27 +214,18 @@ class Gdelt(Source):
             if query is None:
                 self.ctx.log and self.ctx.log.warning("topic %s has no term GDELT can search", topic.name)
                 continue
-            start = self._window(now)
-            while True:
-                articles = self._query(query, start, now)
-                for article in articles:
-                    lead = lead_of(article)
-                    key = canonical_url(lead.url)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    yield Item(key=key, url=lead.url, data={"lead": lead}, watermark=lead.metadata["seendate"])
-                last = max((seendate_iso(a.get("seendate")) or "" for a in articles), default="")
-                if len(articles) < MAX_RECORDS or not last or datetime.fromisoformat(last) <= start:
-                    if len(articles) >= MAX_RECORDS:
-                        self.ctx.log and self.ctx.log.warning("more than %d articles within one second; some are missed", MAX_RECORDS)
-                    break
-                start = datetime.fromisoformat(last)
+            for article in self._articles(query, self._window(now), now):
+                lead = lead_of(article)
+                key = canonical_url(lead.url)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield Item(key=key, url=lead.url, data={"lead": lead}, watermark=lead.metadata["seendate"])
 
     def fetch(self, item: Item) -> Iterator[DocumentRecord]:
         lead = item.data["lead"]
-        for record in collect(self.ctx, self.id, self.parser_version, lead):
-            yield _with_seendate(record, lead)
+        for record in collect(self.ctx, lead):
+            yield with_seendate(record, lead)
 
 
 SOURCE = Gdelt

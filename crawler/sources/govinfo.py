@@ -27,19 +27,16 @@ every hit before it was processed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import FetchError, HttpStatusError, ParseError
-from crawler.extract import html_to_text, looks_like_html, xml_to_text
+from crawler.extract import extract_text
+from crawler.records import DocumentRecord, identity_key
 from db.clock import now_iso
-from crawler.records import DocumentRecord
 
-PARSER_VERSION = "1"
 DOC_TYPES = {"BILLS": "bill_text", "CREC": "congressional_record", "FR": "federal_register", "PLAW": "public_law"}
 GRANULAR = {"CREC", "FR"}
 DEFAULT_SEARCH_COLLECTIONS = ("BILLS", "CREC", "FR", "PLAW")
@@ -121,16 +118,6 @@ def text_links(summary: dict) -> list[str]:
     return list(dict.fromkeys(links))
 
 
-def body_text(body: bytes, content_type: str, url: str) -> str:
-    """Text of a GovInfo rendition: HTML (a ``<pre>`` in a page) or XML."""
-    head = body[:200].lstrip().lower()
-    is_xml = (head.startswith(b"<?xml") or "xml" in content_type) and not looks_like_html(body) and b"<html" not in head
-    try:
-        return xml_to_text(body) if is_xml else html_to_text(body)
-    except ParseError as exc:
-        raise ParseError(str(exc), url) from None
-
-
 def _institution(collection: str, summary: dict) -> str:
     if collection == "FR":
         agencies = [a.get("name") for a in summary.get("agencies") or [] if isinstance(a, dict) and a.get("name")]
@@ -144,14 +131,27 @@ def _institution(collection: str, summary: dict) -> str:
     return summary.get("governmentAuthor1") or summary.get("publisher") or "U.S. Government Publishing Office"
 
 
-def parse_package(summary: dict, body: bytes, body_url: str, content_type: str = "", listed: dict | None = None,
-                  fetched_at: str | None = None) -> DocumentRecord:
-    """A document from a package/granule summary and its text rendition. ``listed`` is the search or
-    collection entry that led here (its title and lastModified win when the summary lacks them)."""
+def identities(summary: dict, collection: str) -> list[str]:
+    """The upstream identities of a package or granule: its GovInfo access id
+    (``govinfo:CREC-2024-03-05-pt1-PgH1034``), and ``fr:<FR document number>`` for a Federal
+    Register granule, ``bill-version:<congress>-<type>-<number>-<version>`` for a bill text."""
+    keys = [identity_key("govinfo", summary.get("granuleId") or summary["packageId"])]
+    if collection == "FR" and summary.get("frDocNumber"):
+        keys.append(identity_key("fr", str(summary["frDocNumber"]).strip()))
+    if collection == "BILLS":
+        match = BILL_PACKAGE.match(summary.get("packageId", ""))
+        if match:
+            keys.append(identity_key("bill-version", f"{int(match[1])}-{match[2]}-{int(match[3])}-{match[4]}"))
+    return keys
+
+
+def parse_package(summary: dict, body: bytes, body_url: str, content_type: str = "",
+                  listed: dict | None = None) -> DocumentRecord:
+    """A document from a package/granule summary and its text rendition (HTML wrapping a ``<pre>``,
+    or XML). ``listed`` is the search or collection entry that led here (its title and lastModified
+    win when the summary lacks them)."""
     listed = listed or {}
-    text = body_text(body, content_type, body_url)
-    if not text.strip():
-        raise ParseError("text rendition is empty", body_url)
+    text, warnings = extract_text(body, content_type, body_url)
     collection = summary.get("collectionCode") or summary["packageId"].split("-", 1)[0]
     ident = summary.get("granuleId") or summary["packageId"]
     bill = bill_id(summary) if collection == "BILLS" else None
@@ -160,40 +160,21 @@ def parse_package(summary: dict, body: bytes, body_url: str, content_type: str =
     metadata |= {"lastModified": listed.get("lastModified") or summary.get("lastModified"), "text_url": body_url}
     if agencies:
         metadata["agencies"] = agencies
-    record = DocumentRecord(
-        source="govinfo",
+    return DocumentRecord(
         source_id=ident,
         url=summary.get("detailsLink") or body_url,
         title=(summary.get("title") or listed.get("title") or ident).strip(),
         text=text,
         doc_type=DOC_TYPES.get(collection, collection.lower()),
-        jurisdiction="US",
         institution=_institution(collection, summary),
         language="en",
         published_at=summary.get("dateIssued") or listed.get("dateIssued"),
         updated_at=summary.get("lastModified") or listed.get("lastModified"),
-        parser_version=PARSER_VERSION,
         group_key=f"us-bill:{bill}" if bill else None,
+        same_as=identities(summary, collection),
         metadata=metadata,
+        warnings=warnings,
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
-
-
-def parse_search_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded search page whose summaries and texts lie in ``files/<id>.summary.json``
-    and ``files/<id>.htm`` beside it (hits without recorded files are skipped)."""
-    results, _ = parse_search(json.loads(path.read_bytes()), path.name)
-    records = []
-    for hit in results:
-        ident = hit.get("granuleId") or hit["packageId"]
-        summary_file, text_file = path.parent / "files" / f"{ident}.summary.json", path.parent / "files" / f"{ident}.htm"
-        if summary_file.exists() and text_file.exists():
-            summary = parse_summary(json.loads(summary_file.read_bytes()), summary_file.name)
-            records.append(parse_package(summary, text_file.read_bytes(), text_links(summary)[0], "text/html",
-                                         hit, "2025-01-01T00:00:00+00:00"))
-    return records
 
 
 class GovInfo(Source):
@@ -206,19 +187,21 @@ class GovInfo(Source):
     kind = "api"
     default_base_url = "https://api.govinfo.gov"
     default_interval = "1d"
-    parser_version = PARSER_VERSION
+    parser_version = "1"
     mirrored_hosts = ("www.govinfo.gov", "govinfo.gov")
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_search_example(path)
+    options = {
+        "search_collections": Option(list(DEFAULT_SEARCH_COLLECTIONS), "collections the topic-term search covers", item=str),
+        "collections": Option([], "whole collections walked through /collections/{code}/{since}", item=str),
+        "page_size": Option(100, "entries per search or listing page", minimum=1, maximum=1000),
+        "overlap_days": Option(2.0, "days re-read before the lastModified watermark", minimum=0),
+        "start_date": Option("2019-01-01", "first walk of `collections` starts here"),
+    }
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        options = ctx.settings.options
-        self.page_size = int(options.get("page_size", 100))
-        self.search_collections = [str(c).upper() for c in options.get("search_collections", DEFAULT_SEARCH_COLLECTIONS)]
-        self.collections = [str(c).upper() for c in options.get("collections", [])]
+        self.page_size = self.option("page_size")
+        self.search_collections = [c.upper() for c in self.option("search_collections")]
+        self.collections = [c.upper() for c in self.option("collections")]
         key = ctx.settings.api_key
         if not key and ctx.log:
             ctx.log.warning("no GovInfo API key in the environment variable named by api_key_env: using DEMO_KEY (low rate limit)")
@@ -230,45 +213,39 @@ class GovInfo(Source):
             return None
         since = datetime.fromisoformat(self.ctx.since.replace("Z", "+00:00"))
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        since -= timedelta(days=float(self.ctx.settings.options.get("overlap_days", 2)))
+        since -= timedelta(days=self.option("overlap_days"))
         return since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _get(self, url: str, params: dict | None = None, accept: str | None = None):
         return self.ctx.client.get(url, params=params, headers=self.headers, accept=accept)
 
     def _search(self, query: str) -> Iterator[dict]:
-        mark, marks = "*", set()
-        while True:
+        """Every hit of a search, paged by ``offsetMark`` (``*`` first, then the mark each page returns)."""
+        def page(mark: str) -> tuple[list[dict], str | None]:
             body = {"query": query, "pageSize": self.page_size, "offsetMark": mark,
                     "sorts": [{"field": "lastModified", "sortOrder": "ASC"}]}
             response = self.ctx.client.post(f"{self.base_url}/search", json=body, headers=self.headers)
-            results, next_mark = parse_search(response.json(), response.url)
-            yield from results
-            marks.add(mark)
-            if not results or not next_mark or next_mark in marks:
-                return
-            mark = next_mark
+            return parse_search(response.json(), response.url)
 
-    def _pages(self, url: str, key: str) -> Iterator[dict]:
-        """Every entry of a ``nextPage``-paged listing (never the same page twice)."""
-        params: dict | None = {"offsetMark": "*", "pageSize": self.page_size}
-        visited = set()
-        while url:
-            visited.add(url)
-            response = self._get(url, params=params, accept="application/json")
-            entries, next_url = parse_listing(response.json(), key, response.url)
-            yield from entries
-            url, params = (self.resolve(next_url), None) if next_url and entries else ("", None)
-            url = "" if url in visited else url
+        return self.pages("*", page, f"search {query!r}")
+
+    def _listing(self, url: str, key: str) -> Iterator[dict]:
+        """Every entry of a ``nextPage``-paged listing (the next link followed as given, rebased)."""
+        def page(cursor: tuple[str, dict | None]) -> tuple[list[dict], tuple[str, None] | None]:
+            response = self._get(cursor[0], params=cursor[1], accept="application/json")
+            entries, following = parse_listing(response.json(), key, response.url)
+            return entries, (self.resolve(following), None) if following else None
+
+        return self.pages((url, {"offsetMark": "*", "pageSize": self.page_size}), page, f"{key} {url}")
 
     def _collection_items(self, code: str, since: str) -> Iterator[Item]:
-        for package in self._pages(f"{self.base_url}/collections/{code}/{since}", "packages"):
+        for package in self._listing(f"{self.base_url}/collections/{code}/{since}", "packages"):
             package_id = package["packageId"]
             if code not in GRANULAR:
                 yield Item(key=package_id, url=package.get("packageLink"), data={**package, "collectionCode": code, "filter": True})
                 continue
             try:
-                granules = list(self._pages(f"{self.base_url}/packages/{package_id}/granules", "granules"))
+                granules = list(self._listing(f"{self.base_url}/packages/{package_id}/granules", "granules"))
             except FetchError as exc:
                 self.ctx.item_error(Item(key=package_id), exc)
                 continue
@@ -291,7 +268,7 @@ class GovInfo(Source):
                 if key not in seen:
                     seen.add(key)
                     yield Item(key=key, url=hit.get("resultLink"), data=hit)
-        start = since or f"{self.ctx.settings.options.get('start_date', '2019-01-01')}T00:00:00Z"
+        start = since or f"{self.option('start_date')}T00:00:00Z"
         for code in self.collections:
             for item in self._collection_items(code, start):
                 if item.key not in seen and not self.ctx.seen_url(self._details(item.data)):

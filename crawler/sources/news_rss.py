@@ -24,19 +24,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from crawler.articles import Lead, collect, parse_article
-from crawler.base import Item, Source
+from crawler.articles import Lead, collect
+from crawler.base import Item, Option, Source
 from crawler.errors import FetchError, ParseError
 from crawler.extract import looks_like_html, tidy
 from crawler.records import DocumentRecord
 from crawler.urls import canonical_url, unwrap_redirect
 
-PARSER_VERSION = "1"
 ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 # feedparser sets ``bozo`` for these on well-formed feeds: no Content-Type is passed to it (it gets bytes,
 # not a response), and a declared encoding it had to override still parsed. Not malformed feeds.
@@ -140,19 +138,6 @@ def parse_feed(content: bytes, url: str) -> tuple[dict, list[Lead]]:
     return meta, leads
 
 
-def parse_feed_example(path: Path) -> list[DocumentRecord]:
-    """Records of a recorded feed whose article pages lie in ``files/<last path segment>.html``."""
-    _, leads = parse_feed(path.read_bytes(), f"https://feeds.example/{path.name}")
-    records = []
-    for lead in leads:
-        url = unwrap_redirect(lead.url)
-        page = path.parent / "files" / f"{canonical_url(url).rstrip('/').rsplit('/', 1)[-1]}.html"
-        if page.exists():
-            records.append(parse_article(page.read_bytes(), url, lead, NewsRss.id, PARSER_VERSION,
-                                         fetched_at="2026-03-06T00:00:00+00:00"))
-    return records
-
-
 class NewsRss(Source):
     """Articles announced by the configured news feeds, with their extracted main text."""
 
@@ -163,11 +148,13 @@ class NewsRss(Source):
     kind = "feed"
     default_base_url = ""
     default_interval = "2h"
-    parser_version = PARSER_VERSION
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        return parse_feed_example(path)
+    parser_version = "1"
+    options = {
+        "feeds": Option(None, "feed URLs replacing the packaged list", kind=list, item=str),
+        "feed": Option([], "the packaged [[sources.news-rss.feed]] tables (url, name, category, enabled)", item=dict),
+        "extra_feeds": Option([], "feed URLs added to the list in force", item=str),
+        "disabled_feeds": Option([], "feed URLs or names switched off", item=str),
+    }
 
     def _poll(self, feed: Feed) -> list[Lead]:
         url = self.resolve(feed.url.strip())  # a path is taken relative to base_url (mirrors, tests)
@@ -189,7 +176,7 @@ class NewsRss(Source):
     def discover(self) -> Iterator[Item]:
         since = self.ctx.since[:10] if self.ctx.since else None
         seen: set[str] = set()
-        for feed in configured_feeds(self.ctx.settings.options):
+        for feed in configured_feeds({k: v for k, v in self.opts.items() if v is not None}):
             try:
                 leads = self._poll(feed)
             except FetchError as exc:  # one broken feed must not stop the others
@@ -203,7 +190,7 @@ class NewsRss(Source):
                 yield Item(key=key, url=lead.url, data={"lead": lead})
 
     def fetch(self, item: Item) -> Iterator[DocumentRecord]:
-        yield from collect(self.ctx, self.id, self.parser_version, item.data["lead"])
+        yield from collect(self.ctx, item.data["lead"])
 
 
 SOURCE = NewsRss

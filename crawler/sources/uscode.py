@@ -21,16 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 from lxml import etree, html
 
-from crawler.base import Item, Source
+from crawler.base import Item, Option, Source
 from crawler.errors import ParseError
 from crawler.extract import html_to_text, tidy
-from crawler.records import DocumentRecord
+from crawler.records import DocumentRecord, identity_key
 
-PARSER_VERSION = "1"
 UPSTREAM = "https://uscode.house.gov"
 SECTION_SPEC = re.compile(r"^\s*(\d+[A-Za-z]?)\s*/\s*(\d+[0-9A-Za-z\-\u2013]*)\s*$")
 FIELD = r"<!--\s*field-{}:{}\s*-->"
@@ -108,8 +106,7 @@ def _in_effect(page: str) -> str | None:
     return f"{match.group(1)[:4]}-{match.group(1)[4:6]}-{match.group(1)[6:]}" if match else None
 
 
-def parse_section(content: bytes, url: str, title: str, section: str, edition: str = "prelim",
-                  fetched_at: str | None = None) -> DocumentRecord:
+def parse_section(content: bytes, url: str, title: str, section: str, edition: str = "prelim") -> DocumentRecord:
     """The section as a versioned statute document: heading, body and source credit, no navigation."""
     if not content.strip():
         raise ParseError("empty page", url)
@@ -124,20 +121,16 @@ def parse_section(content: bytes, url: str, title: str, section: str, edition: s
     heading = re.sub(rf"^§\s*{re.escape(section)}\.?\s*", "", first_line).strip()
     credit = next((line for line in reversed(text.splitlines()) if line.startswith("(") and "Pub. L." in line), None)
     expcite = EXPCITE.search(page)
-    record = DocumentRecord(
-        source="uscode",
+    return DocumentRecord(
         source_id=f"{title}-usc-{section}",
         url=view_url(UPSTREAM, title, section, edition),
         title=f"{title} U.S.C. {section}: {heading}" if heading else f"{title} U.S.C. {section}",
         text=tidy(text),
         doc_type="statute",
-        jurisdiction="US",
-        institution="Office of the Law Revision Counsel",
         language="en",
-        published_at=None,
         updated_at=_in_effect(page),
-        parser_version=PARSER_VERSION,
         group_key=f"us-code:{title}-{section}",
+        same_as=[identity_key("usc", f"{title}-{section}")],
         metadata={k: v for k, v in {
             "citation": f"{title} U.S.C. {section}", "usc_title": title, "section": section, "edition": edition,
             "granule_id": granule_id(title, section, edition), "in_effect_on": _in_effect(page),
@@ -145,9 +138,6 @@ def parse_section(content: bytes, url: str, title: str, section: str, edition: s
             "hierarchy": [p.strip() for p in expcite.group(1).split("!@!")] if expcite else None,
         }.items() if v},
     )
-    if fetched_at:
-        record.fetched_at = fetched_at
-    return record
 
 
 class USCode(Source):
@@ -160,18 +150,15 @@ class USCode(Source):
     kind = "web"
     default_base_url = UPSTREAM
     default_interval = "1d"
-    parser_version = PARSER_VERSION
-
-    @classmethod
-    def parse_example(cls, path: Path) -> list[DocumentRecord]:
-        """``<title>-<section>.html``: a recorded section view page."""
-        title, section = path.name.split(".", 1)[0].split("-", 1)
-        return [parse_section(path.read_bytes(), view_url(UPSTREAM, title, section), title, section,
-                              fetched_at="2025-01-01T00:00:00+00:00")]
+    parser_version = "1"
+    options = {
+        "sections": Option(["46/50309"], "US Code sections watched, TITLE/SECTION"),
+        "edition": Option("prelim", "edition of the section view"),
+    }
 
     def discover(self) -> Iterator[Item]:
-        edition = str(self.ctx.settings.options.get("edition", "prelim"))
-        for spec in self.ctx.settings.options.get("sections", ["46/50309"]):
+        edition = self.option("edition")
+        for spec in self.option("sections"):
             title, section = parse_spec(spec)
             yield Item(key=f"{title}-usc-{section}", url=view_url(self.base_url, title, section, edition),
                        data={"title": title, "section": section, "edition": edition})
