@@ -153,8 +153,10 @@ def test_table_pages_describe_only_their_own_columns(sample):
     ds, db, _ = sample
     for table in ("documents", "mentions", "source_health", "sources"):
         page = get(ds, f"/{DB}/{table}").text
-        described = set(re.findall(r"<dt>([^<]+)</dt>", page.split('class="column-descriptions"')[1].split("</dl>")[0]))
+        folded = page.split('<details class="column-help">')[1].split("</details>")[0]  # collapsed, not a screen of text
+        described = set(re.findall(r"<dt>([^<]+)</dt>", folded))
         assert described and described <= {c.name for c in db[table].columns}, (table, described)
+        assert "dl.column-descriptions { display: none; }" in page
 
 
 def test_internal_tables_are_hidden(sample):
@@ -234,7 +236,11 @@ def test_full_text_search_on_the_documents_page(sample):
     assert [d["source_id"] for d in rows(ds, f"/{DB}/documents", _search="congestions")] == ["QE-9-2024-0001"]  # stemming
     assert rows(ds, f"/{DB}/documents", _search='"sensitive port data"')[0]["id"] == ids["2025-03134"]
     assert rows(ds, f"/{DB}/documents", _search="nonexistentword") == []
-    page = get(ds, f"/{DB}/documents?_search=LOGINK").text
+    # the table's search box leads to the ranked search page, filters carried; a chosen sort keeps the table
+    redirect = get(ds, f"/{DB}/documents?_search=LOGINK&source=federal-register")
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == f"/{DB}/search_documents?q=LOGINK&source=federal-register"
+    page = get(ds, f"/{DB}/documents?_search=LOGINK&_sort_desc=published_at").text
     assert 'name="_search"' in page and "3 rows" in page
 
 
@@ -242,7 +248,7 @@ def test_full_text_search_on_the_documents_page(sample):
 def test_blank_or_lone_quote_search_is_not_an_error_page(sample, query):
     # Datasette's escape_fts turned these into an empty MATCH: "fts5: syntax error" (400) for a new user
     ds, _, _ = sample
-    response = get(ds, f"/{DB}/documents?" + urlencode({"_search": query}))
+    response = get(ds, f"/{DB}/documents?" + urlencode({"_search": query}), follow_redirects=True)
     assert response.status_code == 200, response.text
     assert rows(ds, f"/{DB}/documents", _search=query) == []
     assert len(rows(ds, f"/{DB}/documents", _search='"LOGINK')) == 3  # an unbalanced quote still searches
@@ -263,16 +269,62 @@ def test_highlight_finds_the_mention_and_escapes_everything():
     assert highlight(None, "LOGINK") == ""
 
 
-def test_connections_get_fts_query_and_a_memory_map(tmp_path):
+def test_connections_get_search_functions_and_a_memory_map(tmp_path):
     import sqlite3
 
     from tracker.plugins.mention_context import prepare_connection
 
     conn = sqlite3.connect(tmp_path / "x.db")
     prepare_connection(conn)
-    assert conn.execute("select fts_query('NEAL-NET \"port data\" logi*')").fetchone()[0] == '"NEAL-NET" "port data" "logi"*'
-    assert conn.execute("select fts_query('')").fetchone()[0] == '""'
+    one = lambda sql: conn.execute(sql).fetchone()[0]
+    assert one("select fts_match('NEAL-NET \"port data\" logi*')") == '("NEAL-NET" AND "port data" AND "logi"*)'
+    assert one("select fts_match('')") == '""' and one("select fts_match('AND')") == '""'
+    assert one("select fts_match('NOT LOGINK')") == '""' and one("select fts_exclude('NOT LOGINK')") == '"LOGINK"'
+    assert one("select fts_exclude('LOGINK')") is None
+    assert one("select escape_fts('LOGINK NOT')") == '"LOGINK"' and one("select escape_fts('\"')") == '""'
     assert conn.execute("pragma mmap_size").fetchone()[0] > 0
+
+
+# Analyst input -> FTS5 (db.frontend.parse_search): every output is valid FTS5 (run against a real
+# FTS5 table below), slips are repaired and said, the rest is a readable ValueError.
+SEARCHES = {
+    "LOGINK": ('"LOGINK"', None, []),
+    "LOGINK NOT": ('"LOGINK"', None, ["ignored a NOT with nothing after it"]),
+    "NOT LOGINK": (None, '"LOGINK"', []),
+    "-LOGINK port": ('(("port") NOT "LOGINK")', None, []),
+    'unbalanced "quote': ('("unbalanced" AND "quote")', None, ["closed an unbalanced quote"]),
+    "(port OR crane": ('("port" OR "crane")', None, ["closed an unbalanced '('"]),
+    "port) data": ('("port" AND "data")', None, ["ignored an unmatched ')'"]),
+    "port* AND data": ('("port"* AND "data")', None, []),
+    "OR LOGINK": ('"LOGINK"', None, ["ignored an OR with nothing on one side"]),
+    "port OR crane NOT LOGINK": ('("port" OR (("crane") NOT "LOGINK"))', None, []),
+    "and": ('"and"', None, []),
+}
+
+
+@pytest.mark.parametrize("text", sorted(SEARCHES))
+def test_search_syntax_becomes_valid_fts5(text):
+    import sqlite3
+
+    from db.frontend import parse_search
+
+    query = parse_search(text)
+    assert (query.match, query.exclude, query.notes) == SEARCHES[text]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("create virtual table t using fts5(title, text, tokenize='porter')")
+    conn.execute("select * from t where t match ?", [query.match or query.exclude]).fetchall()  # no syntax error
+
+
+@pytest.mark.parametrize("text,message", [("AND", "AND, OR and NOT go between words"), ("*", "type a word"),
+                                          ('"', "type a word"), ("()", "type a word"), ("", "type a word"),
+                                          ("port OR NOT crane", "OR NOT cannot be searched")])
+def test_unsearchable_input_is_a_readable_error(text, message):
+    from db.frontend import fts_query, parse_search
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_search(text)
+    with pytest.raises(ValueError, match="only says what to exclude"):
+        fts_query("NOT LOGINK")  # the CLI's single MATCH expression cannot say "everything but"
 
 
 def test_front_end_indexes_exist(sample):
@@ -297,13 +349,26 @@ def check_search_documents(ds, ids):
     found = _canned(ds, "search_documents", q="LOGINK")
     assert {r["document_id"] for r in found} == {ids["2025-03134"], ids["TA-9-2024-0123"], ids["2025-06927"]}
     assert all("⟦LOGINK⟧" in r["snippet"] for r in found)
+    _, db, _ = ds_db[0]
+    by_relevance = [r[0] for r in db.execute(
+        "select rowid from documents_fts where documents_fts match 'LOGINK' order by bm25(documents_fts, 5.0, 1.0)")]
+    assert [r["document_id"] for r in found] == by_relevance  # best match first, titles weighted
     page = get(ds, f"/{DB}/search_documents?q=LOGINK").text
     assert "<mark>LOGINK</mark>" in page and "<script>alert(" not in page
     assert [r["document_id"] for r in _canned(ds, "search_documents", q="sensitive port dat*")] == [ids["2025-03134"]]
     assert {r["document_id"] for r in _canned(ds, "search_documents", q="congestion OR sensitive")} == {
         ids["2025-03134"], ids["QE-9-2024-0001"]}
-    for awkward in ("PRC-access", 'unbalanced "quote', '"', ""):  # FTS5 syntax never reaches SQLite raw
-        assert get(ds, f"/{DB}/search_documents.json?" + urlencode({"q": awkward})).status_code == 200, awkward
+    # NOT alone: every document without the word (FTS5 cannot start with NOT), newest first
+    assert [r["document_id"] for r in _canned(ds, "search_documents", q="NOT LOGINK")] == [ids["QE-9-2024-0001"]]
+    assert [r["document_id"] for r in _canned(ds, "search_documents", q="-congestion", source="ep-open-data")] == [ids["TA-9-2024-0123"]]
+    assert {r["document_id"] for r in _canned(ds, "search_documents", q="LOGINK NOT")} == {r["document_id"] for r in found}
+    assert [r["document_id"] for r in _canned(ds, "search_documents", q="LOGINK", source="ep-open-data")] == [ids["TA-9-2024-0123"]]
+    assert [r["document_id"] for r in _canned(ds, "search_documents", q="LOGINK", stance="critical")] == [ids["2025-03134"]]
+    for awkward in ("PRC-access", 'unbalanced "quote', '"', "", "AND", "LOGINK NOT", "NOT LOGINK", "(port", "port)", "*",
+                    "OR NOT x"):  # FTS5 syntax never reaches SQLite raw
+        for path in (f"/{DB}/search_documents.json?", f"/{DB}/search_documents?", f"/{DB}/documents.json?_search="):
+            url = path + urlencode({"q": awkward}) if not path.endswith("=") else path + urlencode({"": awkward})[1:]
+            assert get(ds, url).status_code == 200, (awkward, path)
 
 
 def check_new_mentions(ds, ids):
@@ -343,6 +408,9 @@ def check_stance_by_source_month(ds, ids):
 def check_cooccurrence(ds, ids):
     default = {r["entity_id"]: r for r in _canned(ds, "cooccurrence", entity="")}
     assert set(default) == {"org:cosco", "port:NLRTM"} and default["port:NLRTM"]["documents"] == 1
+    # the stance columns count LOGINK's mentions in the shared documents (the co-entities have none)
+    assert [default["org:cosco"][k] for k in ("critical", "supportive", "neutral")] == [2, 0, 0]
+    assert [default["port:NLRTM"][k] for k in ("critical", "supportive", "neutral")] == [0, 0, 1]
     assert {r["entity_id"] for r in _canned(ds, "cooccurrence", entity="COSCO Shipping")} == {"platform:logink"}
 
 
@@ -368,6 +436,9 @@ def check_new_mentions_feed(ds, ids):
     notice = next(e for e in entries if "Notice" in e.find(f"{ATOM}title").text)
     assert notice.find(f"{ATOM}link").get("href") == "https://example.gov/2025-03134"
     assert all(e.find(f"{ATOM}id").text.startswith("urn:policy-tracker:mention:") for e in entries)
+    # without a topic: still only classified mentions (the unclassified COSCO mention is not news)
+    every = ET.fromstring(get(ds, f"/{DB}/new_mentions_feed.atom").content).findall(f"{ATOM}entry")
+    assert len(every) == 3 and not any("unclassified" in e.find(f"{ATOM}title").text for e in every)
 
 
 CANNED = {
@@ -388,9 +459,13 @@ def test_every_canned_query_is_tested_and_read_only():
     assert not any(q.get("write") for q in queries.values())
 
 
+ds_db: list = []
+
+
 @pytest.mark.parametrize("name", sorted(CANNED))
 def test_canned_query(sample, name):
     ds, _, ids = sample
+    ds_db[:] = [sample]
     CANNED[name](ds, ids)
 
 
@@ -452,6 +527,10 @@ def test_dashboard_and_its_chart_queries(sample):
         results[slug] = response.json()
     assert results["total-mentions"] == [{"count": 4}]
     assert results["critical-share"] == [{"share": 50.0}]
+    # without a topic, the share is still over classified mentions (was 2 of 7: unclassified ports counted)
+    sql = charts["critical-share"]["query"].replace("[[ and topic = :topic ]]", "").replace("[[", "").replace("]]", "")
+    params = {"sql": sql, "date_start": "2024-01-01", "date_end": "2025-12-31", "_shape": "array"}
+    assert get(ds, f"/{DB}.json?{urlencode(params)}").json() == [{"share": 50.0}]
     assert results["documents-with-mentions"] == [{"count": 3}]
     assert sum(r["mentions"] for r in results["by-stance"]) == 4
     assert {r["jurisdiction"]: r["mentions"] for r in results["by-jurisdiction"] if r["week"] == "2024-03-11"} == {"EU": 1}
@@ -479,7 +558,7 @@ def test_crafted_html_is_escaped_everywhere(sample):
     mention_id = db.execute("select id from mentions where document_id = ?", [crafted_id]).fetchone()[0]
     pages = {
         "documents": get(ds, f"/{DB}/documents").text,
-        "search": get(ds, f"/{DB}/documents?_search=alert").text,
+        "search": get(ds, f"/{DB}/documents?_search=alert", follow_redirects=True).text,
         "document row": get(ds, f"/{DB}/documents/{crafted_id}").text,
         "mentions": get(ds, f"/{DB}/mentions?_labels=on").text,
         "mention row": get(ds, f"/{DB}/mentions/{mention_id}").text,

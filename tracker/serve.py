@@ -1,5 +1,7 @@
 """`tracker serve`: Datasette over the database, read-only for the web, with the project's metadata,
-canned queries, dashboard, Atom feed and the mention-in-context plugin.
+canned queries, dashboard, Atom feed and three plugins: mention in context (tracker/plugins/
+mention_context.py), reading pages (ranked search, documents as prose, badges, short links:
+tracker/plugins/reading.py) and the guard (read-only, limits, headers, throttling: tracker/plugins/guard.py).
 
 `build_datasette` makes the instance (used by the CLI and the tests); the CLI runs it in-process with
 uvicorn, as ``datasette serve`` does. The metadata (``metadata.yaml``) is written for any database
@@ -23,15 +25,18 @@ from importlib import resources
 from pathlib import Path
 
 import click
+import sqlite_utils
 import yaml
 from datasette.app import Datasette
 from datasette.plugins import pm
 
 from tracker.app import App, UsageProblem, pass_app
-from tracker.plugins import mention_context
+from db.frontend import ensure_frontend
+from tracker.plugins import guard, mention_context, reading
 
 DEFAULT_PASSWORD_ENV = "TRACKER_PASSWORD_HASH"
-PLUGIN_NAME = "policy-tracker-mention-context"
+PLUGINS = {"policy-tracker-mention-context": mention_context, "policy-tracker-reading": reading,
+           "policy-tracker-guard": guard}
 
 # Datasette settings: generous enough for analysts, bounded so a big database cannot hang the server.
 SETTINGS = {
@@ -45,6 +50,7 @@ SETTINGS = {
     "truncate_cells_html": 400,
     "allow_download": False,
     "default_cache_ttl": 60,
+    "num_sql_threads": guard.SQL_THREADS,
 }
 
 
@@ -54,12 +60,13 @@ def _packaged_metadata() -> dict:
 
 
 def metadata_for(db_name: str, password_env: str | None = None, username: str = "analyst",
-                 columns: dict[str, set[str]] | None = None) -> dict:
+                 columns: dict[str, set[str]] | None = None, default_topic: str | None = None) -> dict:
     """The packaged metadata with ``"*"`` replaced by ``db_name``; with ``password_env``, HTTP Basic auth
     for ``username`` whose password hash is read from that environment variable. ``columns`` (table ->
     its column names, see `table_columns`) limits the shared glossary to the columns each table has:
     Datasette lists every described column above the table, so a table page would otherwise open
-    with some 70 definitions of columns it does not have."""
+    with some 70 definitions of columns it does not have. ``default_topic`` pre-fills the dashboard's
+    topic box (its figures are then over that topic's classified mentions)."""
     metadata = copy.deepcopy(_packaged_metadata())
     glossary = metadata.pop("column_glossary", {})
     databases = metadata.get("databases", {})
@@ -72,6 +79,8 @@ def metadata_for(db_name: str, password_env: str | None = None, username: str = 
                 table["columns"] = {**shared, **(table.get("columns") or {})}
     plugins = metadata.setdefault("plugins", {})
     for dashboard in (plugins.get("datasette-dashboards") or {}).values():
+        if default_topic and "topic" in dashboard.get("filters", {}):
+            dashboard["filters"]["topic"]["default"] = default_topic
         for item in [*dashboard.get("charts", {}).values(), *dashboard.get("filters", {}).values()]:
             if item.get("db") == "*":
                 item["db"] = db_name
@@ -102,13 +111,27 @@ def templates_dir() -> str:
 
 
 def register_plugin() -> None:
-    """Register the mention-context plugin once per process (what ``--plugins-dir`` would do)."""
-    if pm.get_plugin(PLUGIN_NAME) is None:
-        pm.register(mention_context, name=PLUGIN_NAME)
+    """Register the project's plugins once per process (what ``--plugins-dir`` would do)."""
+    for name, module in PLUGINS.items():
+        if pm.get_plugin(name) is None:
+            pm.register(module, name=name)
+
+
+def prepare_database(db_path: str | Path) -> None:
+    """`db.frontend.ensure_frontend` through a writable connection (the index behind search facets);
+    a database that cannot be written is served without it (facets then read the documents rows)."""
+    try:
+        conn = sqlite3.connect(str(db_path), timeout=30)
+        try:
+            ensure_frontend(sqlite_utils.Database(conn))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def build_datasette(db_path: str | Path, *, password_env: str | None = None, username: str = "analyst",
-                    settings: dict | None = None) -> Datasette:
+                    settings: dict | None = None, default_topic: str | None = None) -> Datasette:
     """A Datasette instance over ``db_path`` with the project's metadata, settings and plugins.
 
     ``password_env`` names the environment variable holding a datasette-auth-passwords hash; it must
@@ -118,7 +141,9 @@ def build_datasette(db_path: str | Path, *, password_env: str | None = None, use
         raise ValueError(f"environment variable {password_env} is not set (expected a password hash; see `tracker serve --hash-password`)")
     register_plugin()
     db_path = Path(db_path)
-    metadata = metadata_for(db_path.stem, password_env, username, table_columns(db_path))
+    if db_path.exists():
+        prepare_database(db_path)
+    metadata = metadata_for(db_path.stem, password_env, username, table_columns(db_path), default_topic)
     return Datasette(
         [str(db_path)], metadata=metadata, settings={**SETTINGS, **(settings or {})},
         template_dir=templates_dir(),
@@ -152,7 +177,9 @@ def serve(app: App, host: str, port: int, password_env: str | None, username: st
         password_env = DEFAULT_PASSWORD_ENV
     app.open_db(create=True)
     try:
-        ds = build_datasette(app.db_path, password_env=password_env, username=username)
+        topics = app.config.topic_list()
+        ds = build_datasette(app.db_path, password_env=password_env, username=username,
+                             default_topic=topics[0].name if topics else None)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     asyncio.run(ds.invoke_startup())

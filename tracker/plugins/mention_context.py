@@ -5,13 +5,12 @@
   ``<mark>``; ``mention_id`` / ``document_id`` columns of canned queries link to their row pages.
   Every piece of text is HTML-escaped before the markup is added, so a crafted title or sentence
   (``<script>``...) is shown as text, never run.
-- ``prepare_connection``: the SQL function ``fts_query(text)`` used by the search query, so words
-  like ``NEAL-NET`` or stray quotes search instead of raising FTS5 syntax errors; memory-mapped reads.
+- ``prepare_connection``: SQL functions ``fts_match(text)`` / ``fts_exclude(text)`` (the analyst's
+  search as FTS5, see db.frontend.parse_search: never a syntax error) used by the search query, and
+  ``escape_fts`` (the table search box) with the same syntax; memory-mapped reads.
 - ``extra_template_vars``: on a mention's row page, the context panel of ``templates/datasette/row.html``
   (document title, highlighted sentence, link to the original, to the document's versions and to the
   document's other mentions). Links to the original are only made for http(s) URLs.
-- ``asgi_wrapper``: the site is read-only: 405 for any method but GET, HEAD and OPTIONS (POST only to
-  log in or out).
 
 Registered by `tracker.serve.build_datasette` (in-process plugin registration, like ``--plugins-dir``).
 """
@@ -21,10 +20,11 @@ from __future__ import annotations
 import os
 
 from datasette import hookimpl
-from datasette.utils import escape_fts, tilde_encode, urlsafe_components
+from datasette.utils import tilde_encode, urlsafe_components
 from markupsafe import Markup, escape
 
-from db.reads import fts_query
+from db.frontend import MENTION_CONTEXT_SQL, fts_query_or_nothing, parse_search
+from tracker.plugins.reading import is_http
 
 SNIPPET_OPEN, SNIPPET_CLOSE = "⟦", "⟧"
 # Memory-mapped reads per connection; $TRACKER_MMAP_MB overrides (0 turns them off). SQLite caps the
@@ -74,16 +74,32 @@ def _plain(value):
     return value.get("value") if isinstance(value, dict) else value
 
 
+def _match(text: str | None) -> str:
+    """FTS5 for the positive part of a search ('""' matches nothing: blank, unsearchable or only NOT)."""
+    try:
+        return parse_search(text or "").match or '""'
+    except ValueError:
+        return '""'
+
+
+def _exclude(text: str | None) -> str | None:
+    """FTS5 of what a search that only excludes (``NOT LOGINK``) leaves out; NULL otherwise."""
+    try:
+        return parse_search(text or "").exclude
+    except ValueError:
+        return None
+
+
 @hookimpl(trylast=True)
 def prepare_connection(conn):
-    """``fts_query(text)`` in SQL: analyst input made into a safe FTS5 query (see db.reads.fts_query);
-    ``escape_fts`` (the table search box) never returns an empty query: Datasette's own made a blank
-    or lone-quote search (``?_search=%22``) an "fts5: syntax error" page, it now matches nothing
-    (``trylast``: registered after Datasette's). Reads go through a memory map (page cache shared with
-    the OS, no read() per page: facets and searches over thousands of rows run 3-4 times faster;
-    docs/scale.md)."""
-    conn.create_function("fts_query", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
-    conn.create_function("escape_fts", 1, lambda text: escape_fts(text or "") or '""', deterministic=True)
+    """``fts_match(text)`` / ``fts_exclude(text)`` in SQL for the ranked search; ``escape_fts`` (the
+    table search box) re-registered after Datasette's own (``trylast``) with the same syntax, so a
+    blank, lone-quote or operator-only search matches nothing instead of an "fts5: syntax error"
+    page. Reads go through a memory map (page cache shared with the OS, no read() per page: facets
+    and searches over thousands of rows run 3-4 times faster; docs/scale.md)."""
+    conn.create_function("fts_match", 1, _match, deterministic=True)
+    conn.create_function("fts_exclude", 1, _exclude, deterministic=True)
+    conn.create_function("escape_fts", 1, lambda text: fts_query_or_nothing(text or ""), deterministic=True)
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
@@ -111,10 +127,6 @@ def render_cell(row, value, column, table, database, datasette):
     return None
 
 
-def _is_http(url: str | None) -> bool:
-    return bool(url) and url.lower().startswith(("https://", "http://"))
-
-
 @hookimpl
 def extra_template_vars(template, database, table, view_name, request, datasette):
     if view_name != "row" or table != "mentions" or request is None or "pks" not in request.url_vars:
@@ -125,15 +137,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         if len(pks) != 1:
             return {}
         db = datasette.get_database(database)
-        result = await db.execute(
-            """select m.id, m.text, m.sentence, m.start, m."end", m.stance, m.stance_score, m.topic, m.entity_id,
-                      e.name as entity, d.id as document_id, d.title, d.url, d.source, d.published_at, d.version,
-                      (select count(*) from document_versions v where v.document_id = d.id) as versions,
-                      (select count(*) from mentions o where o.document_id = d.id) as document_mentions
-               from mentions m join documents d on d.id = m.document_id left join entities e on e.id = m.entity_id
-               where m.id = ?""",
-            [pks[0]],
-        )
+        result = await db.execute(MENTION_CONTEXT_SQL, [pks[0]])
         row = result.first()
         if row is None:
             return {}
@@ -150,7 +154,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
                 "source": row["source"],
                 "published_at": row["published_at"],
                 "document_url": datasette.urls.row(database, "documents", str(doc_id)),
-                "original_url": row["url"] if _is_http(row["url"]) else None,
+                "original_url": row["url"] if is_http(row["url"]) else None,
                 "version": row["version"],
                 "versions": row["versions"],
                 "versions_url": datasette.urls.table(database, "document_versions") + f"?document_id={doc_id}",
@@ -160,26 +164,3 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         }
 
     return mention_context
-
-
-READ_ONLY_POST_PATHS = ("/-/login", "/-/logout")
-
-
-@hookimpl
-def asgi_wrapper(datasette):
-    """Read-only web: only GET, HEAD and OPTIONS, plus POST to log in or out (405 otherwise)."""
-
-    def wrap(app):
-        async def read_only(scope, receive, send):
-            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS") and not (
-                scope["method"] == "POST" and scope["path"].endswith(READ_ONLY_POST_PATHS)
-            ):
-                await send({"type": "http.response.start", "status": 405,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET, HEAD")]})
-                await send({"type": "http.response.body", "body": b"405 Method Not Allowed: this Datasette is read-only\n"})
-                return
-            await app(scope, receive, send)
-
-        return read_only
-
-    return wrap

@@ -1,0 +1,262 @@
+"""Datasette plugin for `tracker serve`: pages an analyst reads.
+
+- ``extra_template_vars``: the ranked search page (the ``search_documents`` canned query: count,
+  facets, the friendly message for a search that cannot run, the repairs made); a document's row page
+  as readable prose with its mentions in ``<mark>``; the analysts' order of tables (`TABLE_ORDER`)
+  for the home and database pages.
+- ``render_cell``: stance as a coloured badge; URLs as short links (only http and https become
+  links: ``javascript:`` and ``data:`` stay text); long upstream ids shortened, the full value in
+  the title.
+
+Every piece of text is escaped (markupsafe) before markup is added.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+from db.frontend import (DOCUMENT_MENTIONS_SQL, DOCUMENT_PANEL_SQL, DOCUMENT_TEXT_LIMIT, FACET_COLUMNS,
+                         facet_index_exists, parse_search, search_facets_sql)
+
+SEARCH_QUERY = "search_documents"
+# Analysts' order on the home and database pages; tables not named follow in name order, the
+# gazetteer and bookkeeping last.
+TABLE_ORDER = ("documents", "mentions", "dossiers", "events", "document_topics", "stories", "document_versions",
+               "document_links", "sources", "crawl_runs", "digests", "entities")
+FACET_TITLES = {"source": "Source", "jurisdiction": "Jurisdiction", "doc_type": "Type", "stance": "Stance",
+                "language": "Language", "year": "Year"}
+STANCES = ("critical", "supportive", "neutral", "none")
+URL_COLUMNS = ("url", "ref_url", "base_url", "source_url")
+
+
+def is_http(url) -> bool:
+    """True for http(s) URLs: the only ones that become links."""
+    return isinstance(url, str) and url.strip().lower().startswith(("https://", "http://"))
+
+
+def short_url(url: str, width: int = 48) -> str:
+    """host/path shortened to about ``width`` characters, for display (the link keeps the full URL)."""
+    parts = urlsplit(url.strip())
+    text = (parts.netloc + parts.path.rstrip("/")) or url
+    return text if len(text) <= width else text[: width // 2 - 1] + "…" + text[-(width // 2 - 1):]
+
+
+def stance_badge(value) -> Markup:
+    stance = value if value in STANCES else "unclassified"
+    return Markup('<span class="stance stance-{}">{}</span>').format(stance, value or "unclassified")
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if column == "stance" and (value is None or isinstance(value, str)):
+        return stance_badge(value)
+    if not isinstance(value, str):
+        return None
+    if column in URL_COLUMNS or column == "atom_link":
+        if is_http(value):
+            return Markup('<a class="short-url" href="{}" title="{}" rel="noopener noreferrer">{}</a>').format(
+                value.strip(), value, short_url(value))
+        return Markup('<span class="not-a-link">{}</span>').format(value)
+    if column == "source_id" and len(value) > 40:
+        return Markup('<span class="short-id" title="{}">{}</span>').format(value, short_url(value, 36))
+    return None
+
+
+# ---------------------------------------------------------------- ranked search
+
+
+def _filters(request) -> dict[str, str]:
+    return {c: request.args.get(c, "").strip() for c in FACET_COLUMNS}
+
+
+async def search_page(datasette, database: str, request) -> dict:
+    """Count, facets and messages of the ranked search (the rows come from the canned query)."""
+    text = request.args.get("q", "")
+    filters = _filters(request)
+    base = datasette.urls.database(database) + "/" + SEARCH_QUERY
+    page = {"q": text, "filters": filters, "error": None, "notes": [], "count": None, "facets": [],
+            "active": [], "table_url": None}
+
+    def link(**changes) -> str:
+        params = {"q": text, **filters, **changes}
+        return base + "?" + urlencode({k: v for k, v in params.items() if v})
+
+    page["active"] = [{"column": FACET_TITLES[c], "value": v, "remove": link(**{c: ""})} for c, v in filters.items() if v]
+    if not text.strip():
+        return page
+    try:
+        query = parse_search(text)
+    except ValueError as exc:
+        page["error"] = str(exc)
+        return page
+    page["notes"] = query.notes
+    db = datasette.get_database(database)
+    indexed = await db.execute_fn(facet_index_exists)
+    sql, params = search_facets_sql(query, filters, indexed=indexed)
+    result = await db.execute(sql, params)
+    counts: dict[str, dict] = {c: {} for c in FACET_COLUMNS}
+    total = 0
+    for row in result.rows:
+        total += row["n"]
+        for column in FACET_COLUMNS:
+            counts[column][row[column]] = counts[column].get(row[column], 0) + row["n"]
+    page["count"] = total
+    for column in FACET_COLUMNS:
+        values = sorted(counts[column].items(), key=lambda kv: (-kv[1], str(kv[0])))
+        page["facets"].append({
+            "column": column, "title": FACET_TITLES[column], "selected": filters[column],
+            "options": [{"value": v if v is not None else "(none)", "count": n, "url": link(**{column: v}) if v is not None else None,
+                        "selected": filters[column] == v} for v, n in values[:12]],
+            "more": max(0, len(values) - 12),
+        })
+    if query.match is not None:
+        page["table_url"] = datasette.urls.table(database, "documents") + "?" + urlencode(
+            {"_search": text, "_sort_desc": "published_at", **{k: v for k, v in filters.items() if v and k != "year"}})
+    return page
+
+
+# ---------------------------------------------------------------- a document as prose
+
+
+def _spans(text: str, mentions) -> list[tuple[int, int, dict]]:
+    """Non-overlapping (start, end, mention) in ``text``: the stored offsets when they hold the
+    mention's words, else its next occurrence after the previous one."""
+    spans, cursor = [], 0
+    for m in mentions:
+        words = m["text"] or ""
+        start, end = m["start"], m["end"]
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text) and text[start:end] == words):
+            pos = text.find(words, cursor) if words else -1
+            if pos < 0:
+                continue
+            start, end = pos, pos + len(words)
+        if spans and start < spans[-1][1]:
+            continue
+        spans.append((start, end, m))
+        cursor = end
+    return spans
+
+
+def prose(text: str, mentions) -> list[Markup]:
+    """The text as escaped paragraphs (blank lines, else line breaks, separate them), mentions in
+    ``<mark class="stance-...">`` with the entity and stance in the title."""
+    spans = _spans(text, sorted(mentions, key=lambda m: (m["start"] if isinstance(m["start"], int) else 0)))
+    breaks = r"\n\s*\n" if re.search(r"\n\s*\n", text) else r"\n"
+    paragraphs, start = [], 0
+    for match in [*re.finditer(breaks, text), None]:
+        end = match.start() if match else len(text)
+        if text[start:end].strip():
+            paragraphs.append((start, end))
+        start = match.end() if match else end
+    out, i = [], 0
+    for p_start, p_end in paragraphs:
+        html, pos = Markup(""), p_start
+        while i < len(spans) and spans[i][0] < p_end:
+            s, e, m = spans[i]
+            s, e = max(s, pos), min(e, p_end)
+            html += Markup('{}<mark class="stance-{}" title="{}: {}">{}</mark>').format(
+                text[pos:s], m["stance"] or "unclassified", m["entity"], m["stance"] or "unclassified", text[s:e])
+            pos = e
+            i += 1
+        out.append(html + text[pos:p_end])
+    return out
+
+
+async def document_panel(datasette, database: str, doc_id: str) -> dict:
+    db = datasette.get_database(database)
+    doc = (await db.execute(DOCUMENT_PANEL_SQL, [doc_id])).first()
+    if doc is None:
+        return {}
+    mentions = (await db.execute(DOCUMENT_MENTIONS_SQL, [doc_id])).rows
+    text = doc["text"] or ""
+    entities: dict[str, dict] = {}
+    for m in mentions:
+        entry = entities.setdefault(m["entity_id"], {"name": m["entity"], "count": 0, "url": datasette.urls.row(database, "entities", m["entity_id"])})
+        entry["count"] += 1
+    return {"document_panel": {
+        "title": doc["title"], "source": doc["source_title"] or doc["source"], "jurisdiction": doc["jurisdiction"],
+        "doc_type": doc["doc_type"], "institution": doc["institution"], "language": doc["language"],
+        "published_at": (doc["published_at"] or "")[:10], "stance": stance_badge(doc["stance"]),
+        "version": doc["version"], "original_url": doc["url"] if is_http(doc["url"]) else None,
+        "paragraphs": prose(text, mentions), "truncated": (doc["text_length"] or 0) > DOCUMENT_TEXT_LIMIT,
+        "mentions": len(mentions), "entities": sorted(entities.values(), key=lambda e: -e["count"]),
+        "mentions_url": datasette.urls.table(database, "mentions") + f"?document_id={doc_id}",
+    }}
+
+
+# ---------------------------------------------------------------- table order
+
+
+def analyst_order(tables: list) -> list:
+    """Tables (dicts with a ``name``) in the analysts' order."""
+    rank = {name: i for i, name in enumerate(TABLE_ORDER)}
+    return sorted(tables, key=lambda t: (rank.get(t["name"], len(TABLE_ORDER) - 1 if t["name"] != "entities" else len(TABLE_ORDER)),
+                                         t["name"]))
+
+
+async def analyst_tables(datasette) -> dict[str, list[dict]]:
+    """Per database, its visible tables and views in the analysts' order with title, description
+    and row count (None when counting is slow)."""
+    listing = {}
+    for name, db in datasette.databases.items():
+        if name.startswith("_"):
+            continue
+        hidden = set(await db.hidden_table_names())
+        counts = await db.table_counts(limit=10)
+        names = [t for t in await db.table_names() if t not in hidden] + await db.view_names()
+        rows = []
+        for table in names:
+            meta = datasette.table_metadata(name, table)
+            if meta.get("hidden"):
+                continue
+            rows.append({"name": table, "title": meta.get("title") or table, "description": meta.get("description") or "",
+                         "count": counts.get(table)})
+        listing[name] = analyst_order(rows)
+    return listing
+
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    if request is None:
+        return {}
+    if template == "index.html":
+        async def tables():
+            return {"analyst_tables": await analyst_tables(datasette)}
+        return tables
+    if template == "query.html" and database and request.path.rstrip("/").split("/")[-1] == SEARCH_QUERY:
+        async def search():
+            return {"search_page": await search_page(datasette, database, request)}
+        return search
+    if view_name == "row" and table == "documents" and "pks" in request.url_vars:
+        async def document():
+            return await document_panel(datasette, database, request.url_vars["pks"])
+        return document
+    return {}
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """The documents table's search box (HTML, no explicit sort) leads to the ranked search page,
+    its filters carried over; JSON, CSV and a chosen ``_sort`` keep the table search."""
+
+    def wrap(app):
+        async def ranked_search(scope, receive, send):
+            if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].endswith("/documents"):
+                args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                parts = scope["path"].strip("/").split("/")
+                if len(parts) == 2 and (args.get("_search") or [""])[0].strip() and not {"_sort", "_sort_desc"} & set(args):
+                    target = {"q": args["_search"][0], **{c: args[c][0] for c in FACET_COLUMNS if args.get(c)}}
+                    location = datasette.urls.database(parts[0]) + "/" + SEARCH_QUERY + "?" + urlencode(target)
+                    await send({"type": "http.response.start", "status": 302,
+                                "headers": [(b"location", location.encode("latin-1", "replace")), (b"content-type", b"text/plain")]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            await app(scope, receive, send)
+
+        return ranked_search
+
+    return wrap
