@@ -28,6 +28,7 @@ from tests import test_ep_open_data as epod
 from tests import test_eurlex as eurlex
 from tests import test_federal_register as fr
 from tests import test_news_rss as news
+from tests.rawserver import RawServer, respond
 
 PAGE = news.NR / "files" / "varnholm-ends-logink-pilot.html"
 PASSWD = b"root:x:0:0"
@@ -183,6 +184,136 @@ def test_ep_manifestation_on_a_private_address_is_an_item_error(env, replay, tra
     assert_only_mirror(connections, mirror, traps)
     docs = epod.documents(env)
     assert "TA-10-2026-0102" not in docs and "A-9-2024-0163" in docs
+
+
+def bypass_forms(port: int, port6: int) -> dict[str, str]:
+    """URLs whose connection goes to a private address however the host is written (the trap
+    listens on 127.0.0.2:port and [::1]:port6)."""
+    return {
+        "backslash-userinfo": f"http://127.0.0.2:{port}\\@1.1.1.1/",  # urllib.parse sees host 1.1.1.1
+        "userinfo": f"http://1.1.1.1:80@127.0.0.2:{port}/",
+        "decimal": f"http://2130706434:{port}/",
+        "octal": f"http://0177.0.0.2:{port}/",
+        "hex": f"http://0x7f.0.0.2:{port}/",
+        "hex-whole": f"http://0x7f000002:{port}/",
+        "short": f"http://127.2:{port}/",
+        "trailing-dot": f"http://127.0.0.2.:{port}/",
+        "localhost-dot": f"http://localhost.:{port}/",
+        "unspecified": f"http://0:{port}/",
+        "ipv4-mapped": f"http://[::ffff:127.0.0.2]:{port}/",
+        "ipv4-mapped-hex": f"http://[::ffff:7f00:2]:{port}/",
+        "ipv4-compatible": f"http://[::127.0.0.2]:{port}/",
+        "nat64": f"http://[64:ff9b::7f00:2]:{port}/",
+        "6to4": f"http://[2002:7f00:2::]:{port}/",
+        "ipv6-loopback": f"http://[::1]:{port6}/",
+        "zone-id": f"http://[fe80::1%25lo]:{port}/",
+        "metadata-decimal": "http://2852039166/latest/meta-data/",  # 169.254.169.254
+    }
+
+
+@pytest.mark.parametrize("form", sorted(bypass_forms(1, 1)))
+def test_every_way_of_writing_a_private_host_is_refused(traps, connections, form):
+    from crawler.errors import AddressRefused
+    from crawler.http import HttpClient, HttpSettings
+
+    v4, v6 = traps
+    url = bypass_forms(v4.port, v6.port if v6 else 1)[form]
+    # a trusted mirror that redirects there (a raw server: werkzeug would percent-encode the Location)
+    hop = RawServer([respond(b"HTTP/1.1 302 Found\r\nLocation: " + url.encode() + b"\r\nContent-Length: 0\r\n\r\n")])
+    mirror = f"127.0.0.1:{hop.port}"
+    client = HttpClient(HttpSettings(min_interval_s=0, private_hosts=[mirror], retries=0))
+    try:
+        with pytest.raises(AddressRefused, match="refused"):
+            client.get(url)
+        with pytest.raises(AddressRefused, match="refused"):  # and before robots.txt is asked
+            client.get(url, robots=True)
+        with pytest.raises(AddressRefused, match="refused"):
+            client.get(hop.url("/hop"))
+        assert hop.connections == 1
+    finally:
+        hop.close()
+    assert_only_mirror(connections, mirror, traps)
+
+
+def test_bypass_forms_through_federal_register_are_item_errors(env, replay, traps, connections):
+    v4, v6 = traps
+    forms = bypass_forms(v4.port, v6.port if v6 else 1)
+    fr.serve_fr(replay)
+    page = json.loads((fr.FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url()))
+    hostile = [("backslash-userinfo", "decimal"), ("ipv4-mapped", "short")]
+    for doc, (text_form, html_form) in zip(page["results"], hostile):
+        doc["raw_text_url"], doc["body_html_url"] = forms[text_form], forms[html_form]
+    replay.add(fr.LISTING, json.dumps(page), content_type="application/json",
+               when=lambda r: r.args.get("conditions[term]") == "LOGINK" and r.args.get("page", "1") == "1")
+    fr.configure(env, replay)
+    mirror = replay.url().split("//", 1)[1]
+    env.config_path.write_text(env.config_path.read_text().replace(
+        "allow_private_addresses = true", f'allow_private_addresses = false\nprivate_hosts = ["{mirror}"]'))
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert "federal-register: partial" in result.output and "refused 127.0.0.2" in result.output, result.output
+    assert_only_mirror(connections, mirror, traps)
+    stored = {d["source_id"]: d for d in env.db()["documents"].rows}
+    assert not {d["document_number"] for d in page["results"]} & set(stored)  # nothing from the internal pages
+    assert "2025-06927" in stored and all(d["text"].strip() for d in stored.values())
+
+
+def test_bypass_forms_in_a_news_feed_are_never_fetched(env, replay, traps, connections):
+    v4, v6 = traps
+    forms = bypass_forms(v4.port, v6.port if v6 else 1)
+    replay.add("/hostile/article", PAGE.read_text("utf-8"), content_type="text/html; charset=utf-8")
+    replay.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    items = [("LOGINK pilot ends at Varnholm", replay.url("/hostile/article"))]
+    items += [(f"LOGINK item {name}", link.replace("&", "&amp;")) for name, link in forms.items()]
+    replay.add("/hostile/feed", rss(items), content_type="application/rss+xml")
+    mirror = no_private_config(env, replay, {"news-rss": {"feeds": [replay.url("/hostile/feed")]}}, extra=news.TOPICS)
+    result = env.run("crawl", "news-rss", "--no-nlp")
+    assert "news-rss: ok" in result.output, result.output
+    assert_only_mirror(connections, mirror, traps)
+    metas = [json.loads(d["metadata"]) for d in env.db()["documents"].rows]
+    full = [m for m in metas if m["extraction"] == "full"]
+    refused = [m for m in metas if m["extraction"] == "snippet" and "refused" in m.get("snippet_reason", "")]
+    assert len(full) == 1 and len(refused) == len(metas) - 1 >= len(forms) - 2, metas  # a form the feed parser drops is fine
+
+
+def test_a_rebinding_name_is_connected_to_at_its_first_answer_only(replay, traps, connections, monkeypatch):
+    """The name resolves to the mirror first and to the trap afterwards: the connection uses the
+    checked first answer (pinned), the library never resolves the name again."""
+    from crawler.http import HttpClient, HttpSettings
+
+    v4, _ = traps
+    replay.add("/ok", b"mirror page")
+    port = int(replay.url().rsplit(":", 1)[1])
+    original = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return original(host, *args, **kwargs)
+        asked.append(host)
+        return original("127.0.0.1" if len(asked) == 1 else "127.0.0.2", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    client = HttpClient(HttpSettings(min_interval_s=0, private_hosts=[f"rebind.example:{port}"], retries=0))
+    assert client.get(f"http://rebind.example:{port}/ok").content == b"mirror page"
+    assert asked == ["rebind.example"] and connections == [("127.0.0.1", port)]
+    assert replay.requests[-1].headers["Host"] == f"rebind.example:{port}"  # the name is still the Host
+    assert v4.connections == 0
+
+
+def test_an_unchecked_host_is_checked_at_connect_time(traps, connections):
+    """Defence in depth: a connection to a host the pre-check did not see (e.g. a URL the HTTP
+    stack re-parsed differently) is resolved and checked inside the connection itself."""
+    from crawler.connection import GuardedAdapter
+    from crawler.errors import AddressRefused
+    from crawler.http import HttpClient, HttpSettings
+
+    v4, _ = traps
+    client = HttpClient(HttpSettings(min_interval_s=0, retries=0))
+    adapter = client.session.get_adapter("http://x")
+    assert isinstance(adapter, GuardedAdapter)
+    with pytest.raises(AddressRefused, match="refused 127.0.0.2"):
+        client.session.get(f"http://127.0.0.2:{v4.port}/", timeout=2)  # bypasses HttpClient's pre-check
+    assert not connections and v4.connections == 0
 
 
 def test_without_the_allowlist_even_the_mirror_is_refused(env, replay, connections):
