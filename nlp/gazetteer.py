@@ -23,15 +23,20 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import marshal
 import re
+import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec, module_from_spec, spec_from_file_location
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import yaml
+
+from nlp import cache
+from nlp.text import has_cjk
 
 DATA_DIR = Path(__file__).parent / "data"
 YAML_FILES = ("platforms.yaml", "orgs.yaml", "legislation.yaml", "ports.yaml")
@@ -76,21 +81,19 @@ _CHAMBERS = {"org:us-senate": "Senate", "org:us-house": "House of Representative
 _PORT_WORDS = {"port", "puerto", "porto", "harbour", "harbor", "haven", "havn", "hafen", "pelabuhan", "mina"}
 
 
-@dataclass(frozen=True)
-class Entity:
-    """A canonical entity (one row of the ``entities`` table)."""
+class Entity(NamedTuple):
+    """A canonical entity (one row of the ``entities`` table). A tuple: the disk cache rebuilds 18,000 fast."""
 
     id: str
     name: str
     type: str
     country: str | None = None
     aliases: tuple[str, ...] = ()
-    external_ids: dict = field(default_factory=dict, hash=False, compare=False)
+    external_ids: dict = {}
     parent: str | None = None
 
 
-@dataclass(frozen=True)
-class Alias:
+class Alias(NamedTuple):
     """One surface form of an entity and the condition under which it counts."""
 
     entity: str
@@ -184,11 +187,8 @@ class _Builder:
 _LATIN_VARIANTS = ("Port of {}", "{} port", "{} Port Authority", "Port Authority of {}", "{} harbour", "{} harbor",
                    "{} seaport", "{} container terminal", "haven van {}", "Hafen {}", "Hafen von {}", "port de {}",
                    "puerto de {}", "porto di {}", "porto de {}")
-_CJK_NAME = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-
-
 def _port_variants(name: str) -> list[str]:
-    if _CJK_NAME.search(name):
+    if has_cjk(name):
         return [name + "港", name + "港口"]
     out = [v.format(name) for v in _LATIN_VARIANTS]
     if name[0] in "AEIOUaeiou":
@@ -228,9 +228,11 @@ def _stop_words() -> frozenset[str]:
     return frozenset(words)
 
 
+_LETTERS3 = re.compile(r"(?:[^\W\d_].*){3}")
+
+
 def _usable_bulk_name(name: str, countries: set[str]) -> bool:
-    letters = sum(c.isalpha() for c in name)
-    return (letters >= 3 and name[:1].isupper() and not any(c.isdigit() for c in name)
+    return (_LETTERS3.search(name) is not None and name[:1].isupper() and not any(c.isdigit() for c in name)
             and name.lower() not in _stop_words() and name.lower() not in countries
             and "inland waterways" not in name.lower())
 
@@ -280,7 +282,7 @@ def _add_ports(b: _Builder, curated: list[dict]) -> None:
         eid = b.add({**raw, "external_ids": ext}, type="PORT")
         for name in raw.get("names") or []:
             context = "anchor" if name.lower() in countries else "maritime"  # Singapore, Hong Kong, Djibouti
-            b.alias(eid, name, case=not _CJK_NAME.search(name), context=context, bare=True, rank=RANK_CURATED_NAME)
+            b.alias(eid, name, case=not has_cjk(name), context=context, bare=True, rank=RANK_CURATED_NAME)
             for variant in _port_variants(name):
                 b.alias(eid, variant, case=False, rank=RANK_GENERATED, listed=False)
         for port in folded:
@@ -320,15 +322,55 @@ def data_version() -> str:
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=1)
-def load_gazetteer() -> Gazetteer:
-    """Parse all data files (once per process)."""
+def _yaml(name: str) -> list[dict]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+    return yaml.load((DATA_DIR / name).read_text(encoding="utf-8"), Loader=loader)
+
+
+def build_gazetteer(version: str) -> Gazetteer:
+    """Parse all data files (about 0.7 s)."""
     b = _Builder()
     for name in YAML_FILES[:-1]:
-        for raw in yaml.safe_load((DATA_DIR / name).read_text(encoding="utf-8")):
+        for raw in _yaml(name):
             b.add(raw)
-    _add_ports(b, yaml.safe_load((DATA_DIR / "ports.yaml").read_text(encoding="utf-8")))
-    return b.finish(data_version())
+    _add_ports(b, _yaml("ports.yaml"))
+    return b.finish(version)
+
+
+def _cache_name(version: str) -> str:
+    code = Path(__file__).read_bytes()  # the build rules are part of what the cache holds
+    key = hashlib.sha256(version.encode() + code).hexdigest()[:16]
+    return f"gazetteer-{key}-py{sys.version_info[0]}{sys.version_info[1]}-m{marshal.version}.marshal"
+
+
+def _to_plain(gaz: Gazetteer) -> bytes:
+    return marshal.dumps(({k: tuple(e) for k, e in gaz.entities.items()},
+                          {k: [tuple(a) for a in refs] for k, refs in gaz.surfaces.items()}, gaz.forms, gaz.version))
+
+
+def _from_plain(data: bytes) -> Gazetteer:
+    entities, surfaces, forms, version = marshal.loads(data)
+    new = tuple.__new__
+    return Gazetteer({k: new(Entity, e) for k, e in entities.items()},
+                     {k: [new(Alias, a) for a in refs] for k, refs in surfaces.items()}, forms, version)
+
+
+@lru_cache(maxsize=1)
+def load_gazetteer() -> Gazetteer:
+    """The gazetteer (once per process): from the disk cache (``nlp.cache``, ~0.1 s) when it holds this
+    version of the data files and of this module, else built (~0.7 s) and cached."""
+    version = data_version()
+    name = _cache_name(version)
+    data = cache.read(name)
+    with cache.gc_paused():
+        if data is not None:
+            try:
+                return _from_plain(data)
+            except (ValueError, EOFError, TypeError):
+                pass  # a damaged entry: rebuilt below
+        gaz = build_gazetteer(version)
+        cache.write(name, _to_plain(gaz), stale_prefix="gazetteer-")
+    return gaz
 
 
 def entity_rows(gaz: Gazetteer) -> Iterator[dict]:

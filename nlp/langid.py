@@ -7,27 +7,56 @@ script (kana share), which is more reliable than n-grams on short CJK passages.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
+from array import array
 from functools import lru_cache
+from importlib.metadata import version
 
+import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+from nlp import cache
 from nlp.text import CJK_CHARS, cjk_language
 
 _CJK = re.compile(f"[{CJK_CHARS}]+")
 
-# EU languages + Chinese + Japanese: each has a spaCy blank pipeline (or a CJK tokenizer).
+# EU languages + Chinese, Japanese, Korean: each has a spaCy blank pipeline (or the CJK tokenizer).
 SUPPORTED: tuple[str, ...] = (
     "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it",
-    "lt", "lv", "nl", "pl", "pt", "ro", "sk", "sl", "sv", "zh", "ja",
+    "lt", "lv", "nl", "pl", "pt", "ro", "sk", "sl", "sv", "zh", "ja", "ko",
 )  # fmt: skip
 SAMPLE_CHARS = 200  # py3langid walks bytes in Python: two or three short samples bound the cost
 
 
+_ARRAY_TYPES = {2: "H", 4: "I", 8: "L"}
+
+
 @lru_cache(maxsize=1)
 def _identifier() -> LanguageIdentifier:
+    """py3langid restricted to SUPPORTED. The wheel's model is LZMA-compressed (0.6 s to read), so the
+    restricted model is kept uncompressed in the disk cache (``nlp.cache``), which loads in ~0.05 s."""
+    name = "langid-" + hashlib.sha256(f"{version('py3langid')}|{MODEL_FILE}|{SUPPORTED}".encode()).hexdigest()[:16] + ".npz"
+    path = cache.path_of(name)
+    if path is not None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                tables = {key: array(_ARRAY_TYPES[data[key].dtype.itemsize], data[key].tobytes())
+                          for key in ("nextmove", "row")}
+                ident = LanguageIdentifier(data["ptc"], data["pc"], data["classes"].tolist(), tables["nextmove"],
+                                           data["output"].tolist(), tk_row=tables["row"])
+            ident.set_languages(list(SUPPORTED))
+            return ident
+        except (OSError, ValueError, KeyError):
+            pass  # rebuilt below
     ident = LanguageIdentifier.from_model_file(MODEL_FILE)
     ident.set_languages(list(SUPPORTED))
+    buffer = io.BytesIO()
+    np.savez(buffer, ptc=np.asarray(ident.nb_ptc), pc=np.asarray(ident.nb_pc), classes=np.asarray(ident.nb_classes),
+             nextmove=np.frombuffer(ident.tk_nextmove, dtype=f"u{ident.tk_nextmove.itemsize}"),
+             row=np.frombuffer(ident.tk_row, dtype=f"u{ident.tk_row.itemsize}"), output=np.asarray(ident.tk_output))
+    cache.write(name, buffer.getvalue(), stale_prefix="langid-")
     return ident
 
 

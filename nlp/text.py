@@ -21,10 +21,16 @@ _ODD_SPACE = re.compile(r"-(?<=[a-z]-)[^\S\n]*\n\s*(?=[a-z])|\((?<=[\u4e00-\u9ff
                         r"|[^\S ]\s*| \s+")
 _MAYBE_HYPHEN_BREAK = re.compile(r"-[^\S\n]*\n")
 _MAYBE_GLOSS = re.compile(r"[\u4e00-\u9fff]\([a-z\u00e0-\u01dc]")
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# The one definition of the CJK script ranges (kana, CJK ideographs, Hangul) and CJK punctuation /
+# full-width forms. Text in these scripts is tokenized one character per token.
+KANA = "\u3040-\u30ff"
+HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+CJK_CHARS = f"{KANA}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff{HANGUL}"
 CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
 _CJK = re.compile(f"[{CJK_CHARS}]")
-_KANA = re.compile("[\u3040-\u30ff]")
+_WIDE = re.compile(f"[{CJK_CHARS}{CJK_PUNCT}]")
+_KANA = re.compile(f"[{KANA}]")
+_HANGUL = re.compile(f"[{HANGUL}]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 
 
@@ -89,11 +95,19 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def has_wide(text: str) -> bool:
+    """True when ``text`` contains a CJK character, CJK punctuation or a full-width form ("ＬＯＧＩＮＫ")."""
+    return _WIDE.search(text) is not None
+
+
 def cjk_language(text: str) -> str | None:
-    """The CJK language of ``text`` ("ja" with kana, else "zh") when CJK characters outnumber Latin letters."""
+    """The CJK language of ``text`` when CJK characters outnumber Latin letters: "ko" when Hangul is at
+    least half of them, "ja" with kana, else "zh"."""
     cjk = len(_CJK.findall(text))
     if not cjk or cjk < len(_LATIN.findall(text)):
         return None
+    if len(_HANGUL.findall(text)) * 2 >= cjk:
+        return "ko"
     return "ja" if len(_KANA.findall(text)) * 10 >= cjk else "zh"
 
 

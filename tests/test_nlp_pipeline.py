@@ -42,10 +42,10 @@ def check_offsets(text: str, result: dict) -> None:
     ("The National Transportation and Logistics Public Information Platform collects data.",
      ["National Transportation and Logistics Public Information Platform"]),
     ("known as the National Public Information Platform for Transportation &\n    Logistics (``LOGINK'')",
-     ["National Public Information Platform for Transportation &\n    Logistics", "LOGINK"]),
+     ["National Public Information Platform for Transportation &\n    Logistics"]),
     ("A covered entity shall not use a covered logistics platform.", ["covered logistics platform"]),
     ("the national transportation logistics public information platform (commonly referred to as LOGINK)",
-     ["national transportation logistics public information platform", "LOGINK"]),
+     ["national transportation logistics public information platform"]),
     ("Officials called the LOG-INK system a risk; #LOGINK trended.", ["LOG-INK", "LOGINK"]),
 ])
 def test_logink_english(ann, text, expected):
@@ -55,20 +55,19 @@ def test_logink_english(ann, text, expected):
 
 
 @pytest.mark.parametrize("lang, text, expected", [
-    ("zh", "国家交通运输物流公共信息平台（LOGINK）由交通运输部管理。", ["国家交通运输物流公共信息平台", "LOGINK"]),
+    ("zh", "国家交通运输物流公共信息平台（LOGINK）由交通运输部管理。", ["国家交通运输物流公共信息平台"]),
     ("zh", "國家交通運輸物流公共信息平臺正式交由中國交通通信信息中心管理，國家物流信息平台擴大合作。",
      ["國家交通運輸物流公共信息平臺", "國家物流信息平台"]),
     ("de", "Die chinesische Logistikplattform LOGINK und die Nationale Verkehrs- und Logistik-Informationsplattform "
-           "sammeln Daten.", ["LOGINK", "Nationale Verkehrs- und Logistik-Informationsplattform"]),
+           "sammeln Daten.", ["Nationale Verkehrs- und Logistik-Informationsplattform"]),
     ("de", "Die Logink-Plattform wird in europäischen Häfen genutzt.", ["Logink"]),
     ("fr", "La Plateforme nationale d'information publique sur les transports et la logistique, appelée LOGINK, "
-           "inquiète Washington.", ["Plateforme nationale d'information publique sur les transports et la logistique",
-                                   "LOGINK"]),
+           "inquiète Washington.", ["Plateforme nationale d'information publique sur les transports et la logistique"]),
     ("es", "La Plataforma Nacional de Información Pública para el Transporte y la Logística (Logink) crece.",
-     ["Plataforma Nacional de Información Pública para el Transporte y la Logística", "Logink"]),
+     ["Plataforma Nacional de Información Pública para el Transporte y la Logística"]),
     ("nl", "Het Chinese LOGINK-platform deelt gegevens over containers.", ["LOGINK"]),
     ("ja", "ロジンク（国家交通運輸物流公共情報プラットフォーム）は港湾データを集める。",
-     ["ロジンク", "国家交通運輸物流公共情報プラットフォーム"]),
+     ["国家交通運輸物流公共情報プラットフォーム"]),
 ])
 def test_logink_other_languages(ann, lang, text, expected):
     result = ann.annotate(text)
@@ -134,7 +133,7 @@ def test_city_sense_of_a_port_name(ann):
 
 def test_longest_match_wins(ann):
     result = ann.annotate("The Hamburger Hafen und Logistik AG (HHLA) runs terminals in the port.", lang="en")
-    assert found(result, "org:hhla") == ["Hamburger Hafen und Logistik AG", "HHLA"]
+    assert found(result, "org:hhla") == ["Hamburger Hafen und Logistik AG"]  # with its acronym: one mention
     assert "port:DEHAM" not in ids(result)
 
 
@@ -155,8 +154,8 @@ def test_organisations_and_parents_are_linked(ann):
             "the Department of Transportation (DOT) in Washington agreed.")
     result = ann.annotate(text, lang="en")
     assert {"org:cargosmart", "org:ooil", "org:cainiao", "org:portbase", "org:uscc", "org:cbp", "org:us-dot"} <= set(ids(result))
-    assert found(result, "org:cainiao") == ["Cainiao", "菜鸟"]
-    assert found(result, "org:uscc") == ["U.S.-China Economic and Security Review Commission", "USCC"]
+    assert found(result, "org:cainiao") == ["Cainiao"]  # a name and its gloss in brackets: one mention
+    assert found(result, "org:uscc") == ["U.S.-China Economic and Security Review Commission"]
     check_offsets(text, result)
 
 
@@ -205,8 +204,10 @@ def test_topic_without_mentions_has_stance_none(ann):
 
 
 def test_without_stance_model_stance_fields_are_null(monkeypatch):
+    from nlp import pipeline
+
     annotator = Annotator(topics=TOPICS)
-    monkeypatch.setattr(annotator, "_stance", None)
+    monkeypatch.setattr(annotator, "_stance", pipeline._StanceLoader("nlp.no_such_stance_module"))
     result = annotator.annotate("LOGINK threatens port data security.", lang="en")
     assert all(m["stance"] is None and m["stance_score"] is None for m in result["mentions"])
     assert {t["topic"]: t["stance"] for t in result["topics"]} == {"logink": None, "cranes": "none"}
@@ -247,13 +248,13 @@ def test_annotate_many_streams_in_order(ann):
 
 
 def test_pipeline_rebuilt_when_vocabulary_grows(ann, monkeypatch):
-    from nlp import pipeline
+    from nlp import tokenizers
 
-    monkeypatch.setattr(pipeline, "VOCAB_GROWTH", 50)
-    before = pipeline._lang_model("en").nlp
+    monkeypatch.setattr(tokenizers, "VOCAB_GROWTH", 50)
+    before = tokenizers.lang_model("en").nlp
     text = " ".join(f"word{i}" for i in range(200)) + ". LOGINK ships call at the Port of Rotterdam."
     first = ann.annotate(text, lang="en")
-    assert pipeline._lang_model("en").nlp is not before  # dropped after the batch, rebuilt on use
+    assert tokenizers.lang_model("en").nlp is not before  # dropped after the batch, rebuilt on use
     assert ann.annotate(text, lang="en")["mentions"] == first["mentions"]
     assert ids(first) == ["platform:logink", "port:NLRTM"]
 

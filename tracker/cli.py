@@ -119,45 +119,34 @@ def _check_date(value: str, option: str) -> None:
 @pass_app
 def annotate(app: App, path: str, jsonl: bool, lang: str | None) -> None:
     """NLP only, no database: entities, mentions and stance as JSON."""
-    from tracker.annotation import get_annotator
+    from tracker.annotation import annotate_jsonl, get_annotator
 
     try:
         stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
     except OSError as exc:
         raise UsageProblem(f"cannot read {path}: {exc.strerror}") from None
     annotator = get_annotator(app.config)
-    failed = 0
     with stream:
         if not jsonl:
             result = annotator.annotate(stream.read(), lang=lang)
             click.echo(json.dumps(result, ensure_ascii=False))
             return
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                    raise ValueError('expected an object with a "text" string')
-            except ValueError as exc:
-                failed += 1
-                click.echo(f"line {number}: {exc}", err=True)
-                click.echo(json.dumps({"id": None, "line": number, "error": str(exc)}))
-                continue
-            result = annotator.annotate(item["text"], lang=item.get("lang") or lang)
-            click.echo(json.dumps({"id": item.get("id"), **result}, ensure_ascii=False))
+        failed = annotate_jsonl(annotator, stream, lang, click.echo, lambda message: click.echo(message, err=True))
     if failed:
         sys.exit(1)
 
 
 @cli.command()
 @click.option("--all", "all_documents", is_flag=True, help="Re-annotate every document, not only stale ones.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Annotate on N processes (the database is written by this process only).")
 @pass_app
-def reprocess(app: App, all_documents: bool) -> None:
+def reprocess(app: App, all_documents: bool, workers: int) -> None:
     """Rerun NLP over stored documents (after a gazetteer or model change)."""
     from tracker.annotation import annotate_pending
 
-    totals = annotate_pending(app.open_db(create=True), app.config, all_documents=all_documents, progress=sys.stderr.isatty())
+    totals = annotate_pending(app.open_db(create=True), app.config, all_documents=all_documents,
+                              progress=sys.stderr.isatty(), workers=workers)
     click.echo(f"reprocessed {totals['documents']} documents: {totals['mentions']} mentions ({totals['new_mentions']} new)")
 
 
