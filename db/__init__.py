@@ -1,1 +1,3 @@
-"""Storage: schema and migrations, writes (upserts, versions), reads (queries). Plain dicts in, no HTTP or NLP."""
+"""Storage, the only package that speaks SQL: schema and migrations (`schema`, `views`), one module per
+subject (`documents`, `dossiers`, `annotations`, `search`, `stories`, `runs`, `locks`, `health`,
+`digests`), the one clock (`clock`) and transactions (`transaction`). Plain values in and out; no HTTP or NLP."""

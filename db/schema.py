@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import clock
+from db import clock, health
 from db.views import VIEWS
 
 
@@ -232,6 +232,25 @@ def _document_nlp_summary(db: sqlite_utils.Database) -> None:
     db.execute("update documents set nlp_hash = null where entities is null and nlp_hash is not null")  # re-annotate to fill them
 
 
+def _source_health_state(db: sqlite_utils.Database) -> None:
+    """Health judged once (db.health): the expectations it needs on ``sources`` (``interval_s``,
+    ``expect_results``) and ``source_health_state``, which the ``source_health`` view reads. Dossiers'
+    ``first_seen_at`` is stamped by db.dossiers from the product clock, no longer by a trigger reading
+    SQLite's."""
+    columns = db["sources"].columns_dict
+    for column, kind in (("interval_s", float), ("expect_results", int)):
+        if column not in columns:
+            db["sources"].add_column(column, kind)
+    fields = {name: (int if name in _COUNT_FIELDS else float if name == "hours_since_success" else str)
+              for name in health.STATE_FIELDS}
+    db["source_health_state"].create(fields, pk="source", if_not_exists=True)
+    db.execute("drop trigger if exists dossiers_first_seen")
+    health.refresh(db)
+
+
+_COUNT_FIELDS = {"last_run_fetched", "last_run_new", "last_run_updated", "last_run_unchanged", "last_run_errors",
+                 "items_ever", "recent_successful_runs", "recent_items", "runs_7d", "failed_runs_7d"}
+
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 # Append new migrations at the end (name them "NNNN_<area>_<what>"); never edit a shipped one.
@@ -241,6 +260,7 @@ MIGRATIONS: list[Migration] = [
     ("0003_frontend_indexes", _frontend_indexes),
     ("0004_news_stories", _news_stories),
     ("0005_document_nlp_summary", _document_nlp_summary),
+    ("0006_source_health_state", _source_health_state),
 ]
 
 

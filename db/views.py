@@ -29,56 +29,16 @@ VIEWS: dict[str, str] = {
         select ev.dossier_key as procedure, ds.title, ev.date, ev.kind, ev.description, ev.ref_id, ev.ref_url
         from events ev join dossiers ds on ds.key = ev.dossier_key
         where ds.kind = 'procedure' order by ev.dossier_key, ev.date""",
-    # Front end (tracker serve): health of the sources, legislation status, weekly mention counts for charts.
+    # Front end (tracker serve): health of the sources (judged by db.health, stored in source_health_state),
+    # legislation status, weekly mention counts for charts.
     "source_health": """
-        select s.id as source, s.title, s.jurisdiction, s.enabled, s.interval, s.last_run_at, s.last_status,
-               ok.finished_at as last_success_at,
-               round((julianday('now') - julianday(ok.finished_at)) * 24, 1) as hours_since_success,
-               case
-                 when not s.enabled then 'disabled'
-                 when last.id is null then 'never'
-                 when last.status in ('failed', 'blocked') then 'failing'
-                 when ok.id is null then 'never'
-                 when (julianday('now') - julianday(ok.finished_at)) * 86400 > 3 *
-                      cast(substr(trim(s.interval), 1, length(trim(s.interval)) - 1) as real) *
-                      case substr(trim(s.interval), -1) when 's' then 1 when 'm' then 60 when 'h' then 3600
-                                                         when 'd' then 86400 when 'w' then 604800 end then 'stale'
-                 when agg.items_ever = 0 then 'stale'
-                 when recent.runs >= 3 and recent.items = 0 then 'stale'
-                 when last.status = 'partial' then 'degraded'
-                 else 'ok'
-               end as health,
-               case
-                 when last.status in ('failed', 'blocked') then last.status || ': ' || coalesce(last.message, '')
-                 when agg.items_ever = 0 then 'no successful run has returned any item'
-                 when recent.runs >= 3 and recent.items = 0 then 'the last 3 successful runs returned nothing'
-                 when last.status = 'partial' then coalesce(last.message, 'some items failed')
-               end as reason,
-               s.last_error,
-               last.status as last_run_status, last.finished_at as last_run_finished_at, last.fetched as last_run_fetched,
-               last.new as last_run_new, last.updated as last_run_updated, last.unchanged as last_run_unchanged,
-               last.errors as last_run_errors, agg.items_ever, recent.runs as recent_successful_runs,
-               recent.items as recent_items,
-               (select r.message from crawl_runs r where r.source = s.id and r.status != 'ok' and r.status != 'running'
-                 order by r.id desc limit 1) as last_failure_message,
-               (select r.finished_at from crawl_runs r where r.source = s.id and r.status != 'ok' and r.status != 'running'
-                 order by r.id desc limit 1) as last_failure_at,
-               (select count(*) from crawl_runs r where r.source = s.id
-                 and r.started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')) as runs_7d,
-               (select count(*) from crawl_runs r where r.source = s.id and r.status in ('failed', 'blocked')
-                 and r.started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')) as failed_runs_7d,
-               (select count(*) from documents d where d.source = s.id) as documents,
-               s.base_url
-        from sources s
-        left join crawl_runs last on last.id = (select max(r.id) from crawl_runs r where r.source = s.id and r.status != 'running')
-        left join crawl_runs ok on ok.id = (select max(r.id) from crawl_runs r where r.source = s.id and r.status in ('ok', 'partial'))
-        left join (select r.source, sum(r.fetched + r.unchanged) as items_ever from crawl_runs r
-                   where r.status in ('ok', 'partial') group by r.source) agg on agg.source = s.id
-        left join (select x.source, count(*) as runs, sum(x.fetched + x.unchanged) as items from
-                     (select r.source, r.fetched, r.unchanged,
-                             row_number() over (partition by r.source order by r.id desc) as n
-                      from crawl_runs r where r.status in ('ok', 'partial')) x
-                   where x.n <= 3 group by x.source) recent on recent.source = s.id
+        select s.id as source, s.title, s.jurisdiction, s.enabled, s.interval, s.expect_results, s.last_run_at,
+               s.last_status, h.last_success_at, h.hours_since_success, coalesce(h.health, 'never') as health,
+               h.reason, s.last_error, h.last_run_status, h.last_run_finished_at, h.last_run_fetched, h.last_run_new,
+               h.last_run_updated, h.last_run_unchanged, h.last_run_errors, h.items_ever, h.recent_successful_runs,
+               h.recent_items, h.last_failure_message, h.last_failure_at, h.runs_7d, h.failed_runs_7d,
+               (select count(*) from documents d where d.source = s.id) as documents, s.base_url, h.checked_at
+        from sources s left join source_health_state h on h.source = s.id
         order by s.id""",
     "dossier_status": """
         select ds.key, ds.kind, ds.source, ds.title, ds.stage, ds.status, ds.latest_event_date, ds.latest_event,

@@ -20,7 +20,9 @@ from db import clock, writes
 from db.schema import connect, ensure_schema
 from tests.smtpserver import Inbox, free_port
 from tracker.config import ConfigError, load_config
-from tracker.digest import Subscriber, build_digest, parse_schedule, stance_chart_png
+from tracker.chart import stance_chart_png
+from tracker.digest import build_digest
+from tracker.subscriptions import Subscriber, parse_schedule
 from tracker.mailer import MailError, parse_smtp_url
 
 SCRIPT_TITLE = "Ports & <script>alert('x')</script> data"
@@ -49,7 +51,7 @@ def add_document(db, source: str, source_id: str, title: str, mentions: list[dic
     _, doc_id = writes.upsert_document(db, {
         "source": source, "source_id": source_id, "url": f"https://upstream.example.gov/{source_id}", "title": title,
         "text": text, "doc_type": "notice", "jurisdiction": jurisdiction, "institution": institution,
-        "published_at": published, "fetched_at": writes.now(), "content_hash": f"h-{source_id}-{len(text)}",
+        "published_at": published, "fetched_at": clock.now_iso(), "content_hash": f"h-{source_id}-{len(text)}",
     })
     annotation = {
         "mentions": [{"entity": m.get("entity", "platform:logink"), "topic": m.get("topic", "logink"),
@@ -92,7 +94,7 @@ def now_after_seed() -> dt.datetime:
 def test_digest_content_groups_filters_and_escapes(env):
     config = make_config(env, None)
     db = seed(env)
-    d = build_digest(db, config, config.digest["subscribers"][0], now_after_seed())
+    d = build_digest(db, config, config.digest.subscribers[0], now_after_seed())
     assert d.total == 4 and d.by_stance == {"critical": 2, "supportive": 1, "neutral": 1}
     assert d.by_jurisdiction == {"US": 3, "EU": 1}
     assert [s.name for s in d.sections] == ["logink"]  # the subscriber's topic only: cranes excluded
@@ -109,7 +111,7 @@ def test_digest_content_groups_filters_and_escapes(env):
     assert "https://upstream.example.gov/2025-03134" in d.html
     assert SCRIPT_TITLE in d.text and "»LOGINK«" in d.text
     # the critic only gets critical federal-register mentions
-    critic = build_digest(db, config, config.digest["subscribers"][1], now_after_seed())
+    critic = build_digest(db, config, config.digest.subscribers[1], now_after_seed())
     assert critic.total == 2 and critic.by_stance == {"critical": 2}
 
 
@@ -407,3 +409,14 @@ def test_footer_reports_failing_and_stale_sources(env):
     assert [h["source"] for h in d.health] == ["federal-register"]  # ec-press never ran: not an alarm
     assert "1 of 2 sources need attention" in d.html and "federal-register: <b>failing</b>" in d.html
     assert "HTTP 503 from upstream" in d.html and "- federal-register: failing (failed: HTTP 503 from upstream)" in d.text
+
+
+def test_digest_highlights_when_case_folding_changes_length(env):
+    """The digest used str.lower(), which turns 'İ' into two characters and shifted the mark by one."""
+    config = make_config(env, None)
+    db = seed(env)
+    add_document(db, "federal-register", "izmir-1", "Izmir notice", [
+        {"sentence": "İzmir and İstanbul ports joined Logink last year.", "stance": "neutral", "text": "LOGINK"}])
+    d = build_digest(db, config, "analyst@example.org", now_after_seed())
+    assert "İzmir and İstanbul ports joined »Logink« last year." in d.text
+    assert '<mark style="background:#fde68a;padding:0 2px">Logink</mark> last year.' in d.html

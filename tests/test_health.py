@@ -1,5 +1,5 @@
 """Source health: stale by age, stale by silence (zero results), failing, degraded; `tracker status` exit codes;
-the SQL view agrees with the Python rules."""
+the front end's view, `tracker status` and `tracker sources` read one judgement."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import datetime as dt
 import json
 
 from db import clock, writes
+from db import health as health_module
 from db.schema import connect, ensure_schema
 from tests.test_federal_register import serve_fr
 from tracker.config import load_config
+from tracker.crawl import source_rows
 from tracker.health import source_health
 
 COUNTS = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 1}
@@ -87,15 +89,38 @@ def test_source_can_opt_out_of_the_zero_rule(env):
 
 
 def test_view_and_python_agree(env):
-    clock.set_clock(None)  # the view reads SQLite's clock: both sides on the wall clock
-    db, config = setup(env)
-    run(db, "federal-register", fetched=1)
+    """The front end's view, `tracker status` and the Python rows are one judgement, on the product clock,
+    expect_results included (the old view ignored it, had no reason for staleness and read SQLite's clock)."""
+    env.configure({"federal-register": {"interval": "1d", "expect_results": False}, "ec-press": {"interval": "6h"},
+                   "govinfo": {"interval": "1d"}})
+    config = load_config(str(env.config_path))
+    db = connect(env.db_path)
+    ensure_schema(db)
+    writes.register_sources(db, source_rows(config))
+    run(db, "federal-register")  # nothing returned, but the source says that is normal
     run(db, "ec-press", "failed", message="boom")
-    py, sql = health(db, config), view(db)
-    for sid in ("federal-register", "ec-press"):
-        assert py[sid]["health"] == sql[sid]["health"]
-        assert py[sid]["last_success_at"] == sql[sid]["last_success_at"]
-    assert sql["federal-register"]["hours_since_success"] is not None
+    run(db, "govinfo", fetched=2)
+
+    def agree(now=None) -> dict[str, dict]:
+        py, sql = health(db, config, now), view(db)
+        for sid in ("federal-register", "ec-press", "govinfo"):
+            assert (py[sid]["health"], py[sid]["reason"]) == (sql[sid]["health"], sql[sid]["reason"]), sid
+            assert py[sid]["last_success_at"] == sql[sid]["last_success_at"]
+            assert py[sid]["age_hours"] == sql[sid]["hours_since_success"]
+        return py
+
+    rows = agree()
+    assert rows["federal-register"]["health"] == "ok" and rows["ec-press"]["health"] == "failing"
+    assert rows["govinfo"]["age_hours"] == 0.0 and view(db)["govinfo"]["runs_7d"] == 1
+    status = {r["source"]: r for r in json.loads(env.run("status", "--json").output)}
+    assert {s: r["health"] for s, r in status.items()} == {s: r["health"] for s, r in rows.items()}
+
+    later = clock.now() + dt.timedelta(days=3, hours=1)
+    with clock.frozen(later):
+        health_module.refresh(db)  # what every tick does
+    rows = agree(later)
+    assert rows["govinfo"]["health"] == "stale" and rows["govinfo"]["reason"].startswith("no successful run for 3.0 days")
+    assert view(db)["govinfo"]["checked_at"] == clock.iso(later)
 
 
 def test_status_command_exit_codes(env, replay):
@@ -119,3 +144,15 @@ def test_first_crawl_with_zero_results_is_flagged(env, replay):
     result = env.run("status")
     assert result.exit_code == 1  # ...but a source that never returns anything is not
     assert "stale" in result.output and "no successful run has returned any item" in result.output
+
+
+def test_sources_command_shows_the_same_health(env, replay):
+    serve_fr(replay)
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1")}},
+                  extra='[topics.other]\nentities = ["org:none"]\nterms = ["NOTHING-MATCHES"]')
+    assert env.run("crawl", "federal-register", "--no-nlp").exit_code == 0
+    listed = {r["id"]: r for r in json.loads(env.run("sources", "--json").output)}
+    status = {r["source"]: r for r in json.loads(env.run("status", "--json").output)}
+    assert listed["federal-register"]["health"] == status["federal-register"]["health"] == "stale"
+    assert listed["federal-register"]["last_success_at"] == status["federal-register"]["last_success_at"]
+    assert listed["gdelt"]["health"] == "disabled"

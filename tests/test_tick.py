@@ -274,3 +274,20 @@ def test_schedule_systemd_units(env, tmp_path):
                            capture_output=True, text=True, timeout=60)
     problems = [l for l in (check.stdout + check.stderr).splitlines() if "policy-tracker" in l]
     assert check.returncode == 0 and not problems, check.stdout + check.stderr
+
+
+def test_tick_reannotates_after_a_model_upgrade(env):
+    """A document annotated by another model version (hash unchanged) is pending for `tracker run` exactly as
+    for `tracker reprocess`: one rule (db.annotations). The tick used to look at the content hash only."""
+    env.configure({}, extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n')
+    seed_mention(env, "seed-1", "LOGINK is a risk to port data.")  # stored as annotated by "test-model"
+    db = env.db()
+    assert db.execute("select nlp_hash = content_hash, nlp_version from documents").fetchone() == (1, "test-model")
+
+    first = env.run("run", "--no-digest")
+    assert first.exit_code == 0, first.output
+    assert "nlp: 1 documents annotated" in first.output
+    version = env.db().execute("select nlp_version from documents").fetchone()[0]
+    assert version != "test-model" and version.startswith("gaz-")
+    again = env.run("run", "--no-digest")
+    assert "nlp:" not in again.output  # nothing pending any more

@@ -1,15 +1,21 @@
-"""The CLI's shared state: configuration and database, opened lazily, with clear errors."""
+"""The CLI's shared state: configuration and database, opened lazily, with clear errors.
+
+Nothing here is imported before a command needs it, so ``tracker --help`` stays fast: the config
+(which imports the source registry) and the database layer (sqlite-utils) load on first use.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlite_utils
 
-from db.schema import applied_migrations, connect, ensure_schema
-from tracker.config import Config, ConfigError, load_config
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from tracker.config import Config
 
 
 class UsageProblem(click.ClickException):
@@ -30,6 +36,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from tracker.config import ConfigError, load_config  # the source registry loads only when needed
+
             try:
                 self._config = load_config(self.config_path, self.db_override)
             except ConfigError as exc:
@@ -42,6 +50,8 @@ class App:
 
     def open_db(self, create: bool = False) -> sqlite_utils.Database:
         """The database; ``create`` makes (or migrates) it, otherwise it must exist and be initialised."""
+        from db.schema import applied_migrations, connect, ensure_schema  # sqlite-utils loads only when needed
+
         path = self.db_path
         if not path.parent.exists():
             raise UsageProblem(f"database directory does not exist: {path.parent.resolve()}")

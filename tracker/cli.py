@@ -1,17 +1,55 @@
-"""`tracker`: the command line (see README.md, "Commands")."""
+"""`tracker`: the command line (see README.md, "Commands"). Every command is registered here.
+
+Start-up stays fast (``tracker --help`` imports neither Datasette nor spaCy nor scikit-learn): each
+command imports what it needs in its body, and `serve`, declared with its options in
+`tracker.serve`, is loaded only when it runs or its own help is asked for.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+import time
+from datetime import date
 
 import click
 
+from db import clock
 from tracker.app import App, UsageProblem, pass_app
+from tracker.demo.cli import demo
 from tracker.logs import setup_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class TrackerGroup(click.Group):
+    """The `tracker` group: ``LAZY`` commands are imported on first use; ``--help`` lists them with
+    their one-line help from here, so listing does not import them."""
+
+    LAZY = {"serve": ("tracker.serve", "serve",
+                      "Datasette over the database (read-only for the web) with metadata, canned queries and plugins.")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY and name not in self.commands:
+            module, attribute, _ = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.LAZY and name not in self.commands:
+                rows.append((name, click.utils.make_default_short_help(self.LAZY[name][2], limit)))
+            elif not (command := self.get_command(ctx, name)).hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", help="TOML config (else $TRACKER_CONFIG, else ./tracker.toml, else packaged defaults).")
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database (else [database] path, else ./tracker.db).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
@@ -27,8 +65,8 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbos
 @pass_app
 def init(app: App) -> None:
     """Create or migrate the database (idempotent)."""
+    from db.runs import register_sources  # the database layer loads only for this command
     from db.schema import applied_migrations
-    from db.writes import register_sources
     from tracker.crawl import source_rows
 
     existed = app.db_path.exists()
@@ -44,19 +82,20 @@ def init(app: App) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_app
 def sources(app: App, as_json: bool) -> None:
-    """List sources: id, title, jurisdiction, base URL, enabled, interval, last success, last error."""
-    from crawler.registry import SOURCES
-    from db.reads import source_rows
+    """List sources: id, title, jurisdiction, base URL, enabled, interval, health, last success, last error."""
+    from crawler.registry import SOURCES  # every source module loads only for this command
+    from tracker.health import source_health
 
-    stored = source_rows(app.open_db()) if app.db_path.exists() else {}
+    judged = {r["source"]: r for r in source_health(app.open_db(), app.config)} if app.db_path.exists() else {}
     rows = []
     for sid, cls in SOURCES.items():
         conf = app.config.sources[sid]
-        state = stored.get(sid, {})
+        state = judged.get(sid, {})
         rows.append({
             "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "base_url": conf.base_url,
-            "enabled": conf.enabled, "interval": conf.interval, "last_success_at": state.get("last_success_at"),
-            "last_status": state.get("last_status"), "last_error": state.get("last_error"),
+            "enabled": conf.enabled, "interval": conf.interval, "health": state.get("health", "disabled" if not conf.enabled else None),
+            "last_success_at": state.get("last_success_at"), "last_status": state.get("last_status"),
+            "last_error": state.get("last_error"),
         })
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -64,7 +103,7 @@ def sources(app: App, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['id']:<17} {'on ' if r['enabled'] else 'off'} {r['jurisdiction']:<3} every {r['interval']:<4} "
                    f"{r['base_url'] or '(feeds)'}\n{'':<22}{r['title']}; last success: {r['last_success_at'] or 'never'}"
-                   + (f"; last error: {r['last_error']}" if r["last_error"] else ""))
+                   + (f"; health: {r['health']}" if r["health"] else "") + (f"; last error: {r['last_error']}" if r["last_error"] else ""))
 
 
 @cli.command()
@@ -80,9 +119,10 @@ def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, 
     A failing source is recorded and the others still run; the exit status is 1 if any source failed,
     was blocked, or failed for some items (``partial``).
     """
-    from crawler.registry import SOURCES
+    from crawler.registry import SOURCES  # crawler and NLP load only for this command
     from tracker.annotation import annotate_pending
     from tracker.crawl import crawl as run_crawl
+    from tracker.offline import held_network_logs, offline_summary
 
     unknown = [s for s in source_ids if s not in SOURCES]
     if unknown:
@@ -91,7 +131,13 @@ def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, 
         _check_date(since, "--since")
     chosen = list(source_ids) or [sid for sid, conf in app.config.sources.items() if conf.enabled]
     db = app.open_db(create=True)
-    results = run_crawl(db, app.config, chosen, since=since, full=full, max_docs=max_docs)
+    with held_network_logs() as held:  # no network at all: one line, not one per source (details: crawl_runs, -v)
+        results = run_crawl(db, app.config, chosen, since=since, full=full, max_docs=max_docs)
+        offline = offline_summary(results)
+        held.release(quiet=offline is not None)
+    if offline:
+        click.echo(offline, err=True)
+        sys.exit(1)
     for r in results:
         c = r.counts
         click.echo(f"{r.source}: {r.status} (new {c['new']}, updated {c['updated']}, unchanged {c['unchanged']}, "
@@ -104,8 +150,6 @@ def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, 
 
 
 def _check_date(value: str, option: str) -> None:
-    from datetime import date
-
     try:
         date.fromisoformat(value[:10])
     except ValueError:
@@ -119,7 +163,7 @@ def _check_date(value: str, option: str) -> None:
 @pass_app
 def annotate(app: App, path: str, jsonl: bool, lang: str | None) -> None:
     """NLP only, no database: entities, mentions and stance as JSON."""
-    from tracker.annotation import annotate_jsonl, get_annotator
+    from tracker.annotation import annotate_jsonl, get_annotator  # NLP loads only for this command
 
     try:
         stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
@@ -159,7 +203,7 @@ def reprocess(app: App, all_documents: bool, workers: int) -> None:
 @pass_app
 def search(app: App, query: str, entity: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """Full-text search over titles and texts."""
-    from db.reads import search as run_search
+    from db.search import search as run_search  # the database layer loads only for this command
 
     if since:
         _check_date(since, "--since")
@@ -260,18 +304,142 @@ def nlp_evaluate(app: App, data: str | None, model: str | None, folds: int, no_c
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else stance_eval.format_report(report))
 
 
-def _register_feature_commands() -> None:
-    from tracker.digest_cli import digest
-    from tracker.health import status
-    from tracker.schedule import schedule
-    from tracker.serve import serve
-    from tracker.tick import run
-
-    for command in (serve, digest, run, schedule, status):
-        cli.add_command(command)
+@cli.group("digest")
+def digest() -> None:
+    """Weekly digest of new mentions per subscriber ([digest] in the configuration)."""
 
 
-_register_feature_commands()
+@digest.command("preview")
+@click.option("--to", "email", metavar="EMAIL", help="Preview this subscriber's digest (default: the first subscriber; "
+              "an address that is not a subscriber gets every topic).")
+@click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the HTML here (the chart inlined as a data: URI); default: HTML on stdout.")
+@click.option("--text", "as_text", is_flag=True, help="Print the plain-text part instead of the HTML.")
+@click.option("--now", "now_iso", hidden=True, help="Build as of this ISO time (tests).")
+@pass_app
+def digest_preview(app: App, email: str | None, html_path: str | None, as_text: bool, now_iso: str | None) -> None:
+    """Build a digest without sending or recording anything."""
+    from tracker import digest_cli  # the digest (Jinja, mail) loads only for this command
+
+    with _frozen(now_iso):
+        digest_cli.preview(app, email, html_path, as_text)
+
+
+@digest.command("send")
+@click.option("--dry-run", is_flag=True, help="Show who would get what (subscriber, counts, subject); send nothing.")
+@click.option("--to", "emails", multiple=True, metavar="EMAIL", help="Only these subscribers (repeatable).")
+@click.option("--now", "now_iso", hidden=True, help="Build as of this ISO time (tests).")
+@pass_app
+def digest_send(app: App, dry_run: bool, emails: tuple[str, ...], now_iso: str | None) -> None:
+    """Send every subscriber the mentions not delivered to them yet (regardless of the schedule).
+
+    Exit status 1 when a digest could not be delivered (it is retried by the next send or tick).
+    """
+    from tracker import digest_cli  # the digest (Jinja, mail) loads only for this command
+
+    with _frozen(now_iso):
+        if not digest_cli.send(app, dry_run, list(emails)):
+            sys.exit(1)
+
+
+@cli.command("run")
+@click.option("--loop", is_flag=True, help="Keep running: one tick every --every (for containers).")
+@click.option("--every", default="15m", show_default=True, metavar="INTERVAL", help="Time between ticks with --loop (e.g. 5m, 1h).")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+              help="When another tick holds the lock, wait this long for it before giving up (exit status 0).")
+@click.option("--no-nlp", is_flag=True, help="Crawl and send, but leave NLP to a later tick or `tracker reprocess`.")
+@click.option("--no-digest", is_flag=True, help="Do not send digests in this tick.")
+@click.option("--now", "now_iso", hidden=True, help="Pretend it is this ISO time (tests).")
+@click.option("--ticks", "max_ticks", hidden=True, type=click.IntRange(min=1), help="With --loop: stop after N ticks (tests).")
+@pass_app
+def run(app: App, loop: bool, every: str, wait: float, no_nlp: bool, no_digest: bool, now_iso: str | None,
+        max_ticks: int | None) -> None:
+    """The scheduled tick: crawl the sources that are due, run NLP, send the digests that are due.
+
+    A lock prevents overlapping runs: when another tick is running this one waits up to --wait
+    seconds, then exits with status 0 and a message. Exit status 1 when a source or a digest failed
+    (not with --loop, which keeps going).
+    """
+    from tracker.tick import locked_tick  # crawler, NLP and mail load only for this command
+
+    pause = _interval(every, "--every")
+    _instant(now_iso)
+    db = app.open_db(create=True)
+    count = 0
+    while True:
+        with _frozen(now_iso):
+            failed = locked_tick(db, app.config, app.db_path, wait, not no_nlp, not no_digest, click.echo)
+        count += 1
+        if not loop:
+            if failed:
+                sys.exit(1)
+            return
+        if max_ticks and count >= max_ticks:
+            return
+        time.sleep(pause)
+
+
+@cli.command("schedule")
+@click.option("--cron", "kind", flag_value="cron", help="Print a crontab line.")
+@click.option("--systemd", "kind", flag_value="systemd", help="Print a .service (Type=oneshot) and a .timer unit.")
+@click.option("--every", default="15m", show_default=True, metavar="INTERVAL", help="How often the tick runs.")
+@click.option("--write", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="With --systemd: write the unit files into DIR (e.g. /etc/systemd/system) instead of printing.")
+@pass_app
+def schedule(app: App, kind: str | None, every: str, out_dir: str | None) -> None:
+    """Print the scheduler configuration for this installation (cron or systemd timer)."""
+    from tracker import schedule as scheduler  # the configuration loads only for this command
+
+    if kind is None:
+        raise UsageProblem("choose --cron or --systemd")
+    if kind == "cron" and out_dir:
+        raise UsageProblem("--write is for --systemd")
+    scheduler.emit(app, kind, scheduler.every_minutes(every, _interval(every, "--every")), out_dir)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--now", "now_iso", hidden=True, help="Evaluate at this ISO time (tests).")
+@pass_app
+def status(app: App, as_json: bool, now_iso: str | None) -> None:
+    """Source health: last success, staleness, last error.
+
+    Exit status 1 when any enabled source is stale or failing (for monitoring), else 0.
+    """
+    from tracker import health  # the database layer loads only for this command
+
+    now = _instant(now_iso)
+    db = app.open_db(create=app.db_path.exists())  # migrate an existing database; a missing one is an error
+    rows = health.source_health(db, app.config, now)
+    click.echo(json.dumps(rows, indent=2) if as_json else "\n".join(health.status_lines(rows)))
+    if health.alerting(rows):
+        sys.exit(1)
+
+
+cli.add_command(demo)  # declared with its options in tracker/demo/cli.py (cheap to import: click only)
+
+
+def _instant(value: str | None):
+    """The hidden ``--now`` test option as an aware time (None when not given)."""
+    try:
+        return clock.aware(value) if value else None
+    except ValueError:
+        raise UsageProblem(f"--now: expected an ISO date-time like 2026-11-30T07:00:00+01:00, got {value!r}") from None
+
+
+def _frozen(now_iso: str | None):
+    """The product clock frozen at ``--now`` for the block (unchanged without it)."""
+    return clock.frozen(_instant(now_iso))
+
+
+def _interval(value: str, option: str) -> float:
+    from tracker.config import ConfigError, parse_interval  # the source registry loads only when needed
+
+    try:
+        return parse_interval(value, option)
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+
 
 
 def main() -> None:

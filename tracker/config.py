@@ -18,6 +18,8 @@ from pathlib import Path
 
 from crawler.base import SourceSettings, Topic
 from crawler.http import HttpSettings
+from crawler.registry import SOURCES
+from tracker.subscriptions import DigestSettings, InvalidSetting, parse_digest
 
 INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -27,6 +29,7 @@ HTTP_TYPES = {
     "max_redirects": int, "private_hosts": list,
 }
 SECTIONS = {"database", "http", "nlp", "topics", "sources", "digest"}
+TRACKER_KEYS = ("enabled", "base_url", "interval", "api_key_env", "expect_results")  # the rest are the source's options
 
 
 class ConfigError(Exception):
@@ -48,6 +51,7 @@ class SourceConfig:
     interval_s: float
     api_key_env: str | None
     options: dict = field(default_factory=dict)
+    expect_results: bool = True  # source health: zero results from a successful run is a warning
 
     def settings(self) -> SourceSettings:
         """What the crawler sees: the base URL, the key read from the environment, the other options."""
@@ -64,7 +68,7 @@ class Config:
     http: HttpSettings
     sources: dict[str, SourceConfig]
     topics: dict[str, Topic]
-    digest: dict
+    digest: DigestSettings
     nlp: dict
     raw: dict
 
@@ -104,8 +108,6 @@ def find_config_path(explicit: str | None) -> Path | None:
 
 def load_config(explicit: str | None = None, db_override: str | None = None) -> Config:
     """Read, merge and validate the configuration; raises `ConfigError`."""
-    from crawler.registry import SOURCES
-
     path = find_config_path(explicit)
     user: dict = {}
     if path is not None:
@@ -163,8 +165,10 @@ def load_config(explicit: str | None = None, db_override: str | None = None) -> 
     database_path = db_override or _table(raw, "database").get("path") or "tracker.db"
     if not isinstance(database_path, str):
         raise ConfigError("database.path", f"expected a string, got {database_path!r}")
-    digest = _table(raw, "digest")
-    _validate_digest(digest, topics, sources)
+    try:
+        digest = parse_digest(_table(raw, "digest"), topics, sources)
+    except InvalidSetting as exc:
+        raise ConfigError(exc.key, exc.message) from None
     return Config(path, database_path, http, sources, topics, digest, _table(raw, "nlp"), raw)
 
 
@@ -185,61 +189,11 @@ def _source(source_id: str, section: object, cls) -> SourceConfig:
         raise ConfigError(f"{key}.api_key_env", f"expected an environment variable name, got {api_key_env!r}")
     if "api_key" in section:
         raise ConfigError(f"{key}.api_key", "secrets are not read from the file: name an environment variable with api_key_env")
-    options = {k: v for k, v in section.items() if k not in ("enabled", "base_url", "interval", "api_key_env")}
-    return SourceConfig(source_id, enabled, base_url, str(interval), interval_s, api_key_env, options)
-
-
-def _validate_digest(digest: dict, topics: dict, sources: dict) -> None:
-    for key in ("schedule", "from", "smtp_url_env", "base_url", "timezone"):
-        if key in digest and not isinstance(digest[key], str):
-            raise ConfigError(f"digest.{key}", f"expected a string, got {digest[key]!r}")
-    _validate_digest_delivery(digest)
-    subscribers = digest.get("subscribers", [])
-    if not isinstance(subscribers, list):
-        raise ConfigError("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
-    for i, sub in enumerate(subscribers):
-        key = f"digest.subscribers[{i}]"
-        if not isinstance(sub, dict) or not isinstance(sub.get("email"), str) or "@" not in sub["email"]:
-            raise ConfigError(f"{key}.email", "expected an e-mail address")
-        for name in sub.get("topics", []):
-            if name not in topics:
-                raise ConfigError(f"{key}.topics", f"unknown topic {name!r}")
-        _validate_subscriber_relevance(sub, key)
-        for name in sub.get("sources", []) or []:
-            if name not in sources:
-                raise ConfigError(f"{key}.sources", f"unknown source {name!r}")
-
-
-def _validate_digest_delivery(digest: dict) -> None:
-    """schedule, timezone, send_empty and the display limits (tracker.digest, tracker.tick)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from tracker.digest import parse_schedule
-
-    try:
-        parse_schedule(digest.get("schedule", "mon 07:00"))
-    except ValueError as exc:
-        raise ConfigError("digest.schedule", str(exc)) from None
-    try:
-        ZoneInfo(digest.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("digest.timezone", f"unknown time zone {digest.get('timezone')!r} (expected e.g. Europe/Brussels)") from None
-    if not isinstance(digest.get("send_empty", False), bool):
-        raise ConfigError("digest.send_empty", f"expected true or false, got {digest['send_empty']!r}")
-    for key in ("max_documents", "max_mentions_per_document", "first_digest_days"):
-        value = digest.get(key, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"digest.{key}", f"expected a positive integer, got {value!r}")
-
-
-def _validate_subscriber_relevance(sub: dict, key: str) -> None:
-    from tracker.digest import MIN_STANCE
-
-    if sub.get("min_stance", "any") not in MIN_STANCE:
-        raise ConfigError(f"{key}.min_stance", f"expected one of {', '.join(MIN_STANCE)}, got {sub['min_stance']!r}")
-    score = sub.get("min_score", 0)
-    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
-        raise ConfigError(f"{key}.min_score", f"expected a number between 0 and 1, got {score!r}")
+    expect_results = section.get("expect_results", True)
+    if not isinstance(expect_results, bool):
+        raise ConfigError(f"{key}.expect_results", f"expected true or false, got {expect_results!r}")
+    options = {k: v for k, v in section.items() if k not in TRACKER_KEYS}
+    return SourceConfig(source_id, enabled, base_url, str(interval), interval_s, api_key_env, options, expect_results)
 
 
 def _table(raw: dict, key: str) -> dict:

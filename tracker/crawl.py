@@ -2,7 +2,8 @@
 
 Each source runs in isolation: whatever it raises is recorded on its crawl run (``failed`` or
 ``blocked``) and the next source still runs. Records are stored one transaction each; an empty
-document is refused (never overwrites good data). The watermark and the HTTP validators move only
+document is refused (never overwrites good data); a news article is stored with its story in one
+transaction (`tracker.stories`). The watermark and the HTTP validators move only
 when a run ends ``ok``.
 """
 
@@ -20,7 +21,7 @@ from crawler.http import HttpClient
 from crawler.logs import source_log
 from crawler.records import DocumentRecord, DossierRecord
 from crawler.registry import SOURCES, get_source
-from db import reads, writes
+from db import documents, dossiers, runs
 from tracker import stories
 from tracker.annotation import get_annotator
 from tracker.config import Config
@@ -45,16 +46,17 @@ class _DbValidators:
         self.db = db
 
     def get_validators(self, url: str) -> dict | None:
-        return reads.validators(self.db, url)
+        return runs.validators(self.db, url)
 
 
 def source_rows(config: Config) -> list[dict]:
-    """Rows for the ``sources`` table from the registry and the configuration."""
+    """Rows for the ``sources`` table from the registry and the configuration (with what health is judged by)."""
     return [
         {
             "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "kind": cls.kind,
             "base_url": config.sources[sid].base_url, "enabled": int(config.sources[sid].enabled),
-            "interval": config.sources[sid].interval,
+            "interval": config.sources[sid].interval, "interval_s": config.sources[sid].interval_s,
+            "expect_results": int(config.sources[sid].expect_results),
         }
         for sid, cls in SOURCES.items()
     ]
@@ -65,7 +67,7 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
     """The context a source runs with: client, settings, topics and the database callbacks."""
     source_config = config.sources[source_id]
     client = HttpClient(config.http, source_id=source_id, validators=_DbValidators(db))
-    stored = reads.source_rows(db).get(source_id, {})
+    stored = runs.source_rows(db).get(source_id, {})
     context = CrawlContext(
         source_id=source_id,
         settings=source_config.settings(),
@@ -75,11 +77,11 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
         full=full,
         max_docs=max_docs,
         log=source_log(f"crawler.{source_id}", source_id),
-        known=lambda source_id_, _s=source_id: reads.known_document(db, _s, source_id_),
-        seen_url=lambda url: reads.seen_url(db, url),
-        remember_url=lambda url, reason, _s=source_id: writes.remember_url(db, url, _s, reason),
-        related_ids=lambda kind: reads.related_ids(db, kind),
-        known_dossier=lambda key: reads.known_dossier(db, key),
+        known=lambda source_id_, _s=source_id: documents.known_document(db, _s, source_id_),
+        seen_url=lambda url: runs.seen_url(db, url),
+        remember_url=lambda url, reason, _s=source_id: runs.remember_url(db, url, _s, reason),
+        related_ids=lambda kind: documents.related_ids(db, kind),
+        known_dossier=lambda key: dossiers.known_dossier(db, key),
     )
     context.is_relevant = relevance or (lambda text: get_annotator(config).is_relevant(text))
     return context
@@ -88,7 +90,7 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
 def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, since: str | None = None,
                  full: bool = False, max_docs: int | None = None, relevance=None) -> RunResult:
     """Crawl one source end to end and record the run; never raises for upstream trouble."""
-    run_id = writes.start_run(db, source_id)
+    run_id = runs.start_run(db, source_id)
     counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 0}
     ctx = build_context(db, config, source_id, since, full, max_docs, relevance)
     adapter = ctx.log
@@ -121,25 +123,25 @@ def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, sinc
         status = "partial"
         message = f"{len(ctx.item_errors)} item(s) failed; first: {ctx.item_errors[0][0]}: {ctx.item_errors[0][1]}"
     watermark = max(ctx.item_watermarks) if ctx.item_watermarks else None
-    writes.finish_run(db, run_id, source_id, status, counts, message, watermark, ctx.client.pending_validators)
+    runs.finish_run(db, run_id, source_id, status, counts, message, watermark, ctx.client.pending_validators)
     adapter.info("crawl %s", status, extra={**counts, "error": message})
     return RunResult(source_id, run_id, status, counts, message)
 
 
 def store_record(db: sqlite_utils.Database, record: DocumentRecord | DossierRecord) -> str:
-    """Write one record; returns ``new``, ``updated`` or ``unchanged``."""
+    """Write one record in one transaction; returns ``new``, ``updated`` or ``unchanged``."""
     if isinstance(record, DossierRecord):
-        return writes.save_dossier(db, dataclasses.asdict(record))
+        return dossiers.save_dossier(db, dataclasses.asdict(record))
     row = dataclasses.asdict(record)
     row["content_hash"] = record.content_hash
     if stories.is_article(row):  # news: exact duplicates dropped, story assigned
         return stories.store_article(db, row)
-    outcome, _ = writes.upsert_document(db, row)
+    outcome, _ = documents.upsert_document(db, row)
     return outcome
 
 
 def crawl(db: sqlite_utils.Database, config: Config, source_ids: list[str], since: str | None = None,
           full: bool = False, max_docs: int | None = None, relevance=None) -> list[RunResult]:
     """Crawl the given sources one after another; one failing never stops the others."""
-    writes.register_sources(db, source_rows(config))
+    runs.register_sources(db, source_rows(config))
     return [crawl_source(db, config, sid, since, full, max_docs, relevance) for sid in source_ids]

@@ -1,9 +1,12 @@
-"""Structured logging: one logfmt line per event, always carrying the source id when there is one."""
+"""Structured logging: one logfmt line per event, always carrying the source id when there is one.
+Time stamps come from the product clock (`db.clock`, UTC), like every row the event writes."""
 
 from __future__ import annotations
 
 import logging
 import sys
+
+from db import clock
 
 STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -13,7 +16,7 @@ class LogfmtFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": clock.now_iso(),
             "level": record.levelname.lower(),
             "logger": record.name,
         }

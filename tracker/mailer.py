@@ -27,7 +27,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tracker.digest import Digest, build_digest, record_delivery, record_failure, subscribers
+import sqlite_utils
+
+from db import clock
+from db import digests as data
+from tracker.config import Config
+from tracker.digest import build_digest
+from tracker.digest_view import Digest
 
 log = logging.getLogger("tracker.mailer")
 
@@ -83,9 +89,9 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     )
 
 
-def smtp_target(config) -> SmtpTarget:
+def smtp_target(config: Config) -> SmtpTarget:
     """The SMTP target from the environment variable the configuration names."""
-    env = config.digest.get("smtp_url_env") or "TRACKER_SMTP_URL"
+    env = config.digest.smtp_url_env
     url = os.environ.get(env)
     if not url:
         raise MailError(f"no SMTP server: set the environment variable {env} to smtp://[user:password@]host[:port]")
@@ -175,16 +181,28 @@ class Outcome:
     error: str | None = None
 
 
-def send_digests(db, config, now: datetime | None = None, only: list[str] | None = None, dry_run: bool = False,
-                 record_empty: bool = False) -> list[Outcome]:
+def record_delivery(db: sqlite_utils.Database, digest: Digest, message_id: str | None, status: str = "sent") -> int:
+    """Record a digest the server accepted (or an empty one skipped) with exactly the mentions it covered."""
+    return data.record_delivery(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
+                                clock.iso(digest.now), message_id, status)
+
+
+def record_failure(db: sqlite_utils.Database, digest: Digest, error: str) -> None:
+    """Keep a failed delivery attempt visible (status ``failed``, no items): it never counts as delivered."""
+    data.record_failure(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
+                        clock.iso(digest.now), error)
+
+
+def send_digests(db: sqlite_utils.Database, config: Config, now: datetime | None = None, only: list[str] | None = None,
+                 dry_run: bool = False, record_empty: bool = False) -> list[Outcome]:
     """Build and send each subscriber's digest (or those in ``only``); one failure never stops the others.
 
     An empty digest is sent as "nothing new" when ``[digest] send_empty`` is true, else skipped; with
     ``record_empty`` (the scheduled tick) the skip is recorded so that slot is not reconsidered.
     """
-    send_empty = bool(config.digest.get("send_empty", False))
-    sender = config.digest.get("from") or "policy-tracker <tracker@localhost>"
-    wanted = [s for s in subscribers(config) if only is None or s.email.lower() in {o.lower() for o in only}]
+    send_empty = config.digest.send_empty
+    sender = config.digest.sender
+    wanted = [s for s in config.digest.subscribers if only is None or s.email.lower() in {o.lower() for o in only}]
     target: SmtpTarget | None = None
     outcomes = []
     for sub in wanted:

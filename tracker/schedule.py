@@ -1,4 +1,4 @@
-"""`tracker schedule --cron | --systemd`: print a working scheduler configuration for this installation.
+"""What `tracker schedule --cron | --systemd` does (declared in `tracker.cli`): print a working scheduler configuration for this installation.
 
 Both run `tracker run` (the tick) every 15 minutes by default with absolute paths: the `tracker`
 executable (the one running now, else the one on PATH), the configuration file and the database.
@@ -16,8 +16,7 @@ from pathlib import Path
 
 import click
 
-from tracker.app import App, UsageProblem, pass_app
-from tracker.config import ConfigError, parse_interval
+from tracker.app import App, UsageProblem
 
 UNIT = "policy-tracker"
 
@@ -48,11 +47,9 @@ def command_line(app: App) -> list[str]:
     return args
 
 
-def _every(every: str) -> int:
-    try:
-        minutes = parse_interval(every, "--every") / 60
-    except ConfigError as exc:
-        raise UsageProblem(str(exc)) from None
+def every_minutes(every: str, seconds: float) -> int:
+    """``--every`` (given as ``every``, parsed to ``seconds``) as whole minutes a scheduler can express."""
+    minutes = seconds / 60
     if minutes < 1 or minutes != int(minutes) or (minutes < 60 and 60 % minutes) or (minutes >= 60 and minutes % 60):
         raise UsageProblem(f"--every: expected whole minutes dividing an hour (5m, 10m, 15m, 30m) or whole hours, got {every!r}")
     return int(minutes)
@@ -119,21 +116,9 @@ def _systemd_quote(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$") + '"'
 
 
-@click.command("schedule")
-@click.option("--cron", "kind", flag_value="cron", help="Print a crontab line.")
-@click.option("--systemd", "kind", flag_value="systemd", help="Print a .service (Type=oneshot) and a .timer unit.")
-@click.option("--every", default="15m", show_default=True, metavar="INTERVAL", help="How often the tick runs.")
-@click.option("--write", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
-              help="With --systemd: write the unit files into DIR (e.g. /etc/systemd/system) instead of printing.")
-@pass_app
-def schedule(app: App, kind: str | None, every: str, out_dir: str | None) -> None:
-    """Print the scheduler configuration for this installation (cron or systemd timer)."""
-    if kind is None:
-        raise UsageProblem("choose --cron or --systemd")
-    minutes = _every(every)
+def emit(app: App, kind: str, minutes: int, out_dir: str | None) -> None:
+    """Print the crontab line or the systemd units (``kind``), or write the units into ``out_dir``."""
     if kind == "cron":
-        if out_dir:
-            raise UsageProblem("--write is for --systemd")
         click.echo(cron_text(app, minutes), nl=False)
         return
     units = systemd_units(app, minutes)

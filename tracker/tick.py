@@ -2,17 +2,17 @@
 
 One tick: take the lock, crawl every enabled source whose interval has elapsed since its last run
 (a slack of 5% of the interval, at most 10 minutes, keeps a daily source from drifting by one tick
-per day), annotate what changed, then send the digests whose schedule is due (``[digest]
-schedule`` in ``[digest] timezone``: due when the most recent scheduled instant is at or before
-now and nothing was sent to, or recorded as skipped for, that subscriber since). Every tick is
-recorded in ``ticks``.
+per day), annotate what is pending (`db.annotations`: new, changed, or annotated by another model
+version), then send the digests whose schedule is due (``[digest] schedule`` in ``[digest]
+timezone``: due when the most recent scheduled instant is at or before now and nothing was sent
+to, or recorded as skipped for, that subscriber since). Every tick is recorded in ``ticks``.
 
 The lock is a row in ``locks`` (pid, host, token, heartbeat): a background thread refreshes the
 heartbeat every 30 s; a lock whose holder is a dead process on this host, or whose heartbeat is
 older than 10 minutes, is stale and taken over. A second tick that finds the lock held waits up to
 ``--wait`` seconds (default 0) and then exits with status 0 and a message, doing nothing.
 
-Time is injectable (``--now ISO``, hidden; ``run_tick(..., now=...)``) so tests never sleep.
+Time is `db.clock`: ``--now ISO`` (hidden) freezes it for the whole tick, so tests never sleep.
 """
 
 from __future__ import annotations
@@ -21,22 +21,23 @@ import json
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
-import click
+import sqlite_utils
 
-from db import clock, writes
-from db.clock import aware as _aware, iso
+from db import clock, digests, locks, runs
+from db.annotations import has_pending_annotation
 from db.schema import connect
-from tracker.app import App, UsageProblem, pass_app
-from tracker.config import ConfigError, parse_interval
-from tracker.digest import parse_schedule, subscribers
+from tracker.annotation import annotate_pending, get_annotator
+from tracker.config import Config
+from tracker.crawl import RunResult, crawl
+from tracker.mailer import Outcome, send_digests
 
 log = logging.getLogger("tracker.tick")
 
@@ -65,9 +66,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class TickLock:
-    """A named lock in the ``locks`` table with a heartbeat thread; stale holders are recovered."""
+    """A named lock in the ``locks`` table (`db.locks`) with a heartbeat thread; stale holders are recovered."""
 
-    def __init__(self, db_path, name: str = "tick", stale_after: float = LOCK_STALE_S, heartbeat: float = HEARTBEAT_S):
+    def __init__(self, db_path: str | Path, name: str = "tick", stale_after: float = LOCK_STALE_S,
+                 heartbeat: float = HEARTBEAT_S):
         self.db_path, self.name, self.stale_after, self.heartbeat = db_path, name, stale_after, heartbeat
         self.token = uuid.uuid4().hex
         self.host = socket.gethostname()
@@ -76,7 +78,7 @@ class TickLock:
         self.recovered: dict | None = None
 
     def _stale(self, holder: dict) -> bool:
-        age = (clock.now() - _aware(holder["heartbeat_at"])).total_seconds()
+        age = (clock.now() - clock.aware(holder["heartbeat_at"])).total_seconds()
         if age > self.stale_after:
             return True
         return holder["host"] == self.host and not _pid_alive(holder["pid"])
@@ -85,22 +87,15 @@ class TickLock:
         """Take the lock or raise LockHeld."""
         db = connect(self.db_path)
         try:
-            with writes.transaction(db):
-                row = db.execute("select pid, host, token, acquired_at, heartbeat_at from locks where name = ?", [self.name]).fetchone()
-                holder = dict(zip(("pid", "host", "token", "acquired_at", "heartbeat_at"), row)) if row else None
-                if holder and not self._stale(holder):
-                    raise LockHeld(holder)
-                self.recovered = holder
-                stamp = iso(clock.now())
-                db.conn.execute(
-                    "insert or replace into locks (name, pid, host, token, acquired_at, heartbeat_at) values (?, ?, ?, ?, ?, ?)",
-                    [self.name, os.getpid(), self.host, self.token, stamp, stamp],
-                )
+            taken, holder = locks.acquire(db, self.name, os.getpid(), self.host, self.token, self._stale)
         finally:
             db.conn.close()
-        if self.recovered:
-            log.warning("recovered a stale lock", extra={"pid": self.recovered["pid"], "host": self.recovered["host"],
-                                                       "heartbeat_at": self.recovered["heartbeat_at"]})
+        if not taken:
+            raise LockHeld(holder)
+        self.recovered = holder
+        if holder:
+            log.warning("recovered a stale lock", extra={"pid": holder["pid"], "host": holder["host"],
+                                                       "heartbeat_at": holder["heartbeat_at"]})
         self._thread = threading.Thread(target=self._beat, name="tick-heartbeat", daemon=True)
         self._thread.start()
 
@@ -119,7 +114,7 @@ class TickLock:
         db = connect(self.db_path)
         try:
             while not self._stop.wait(self.heartbeat):
-                db.execute("update locks set heartbeat_at = ? where name = ? and token = ?", [iso(clock.now()), self.name, self.token])
+                locks.heartbeat(db, self.name, self.token)
         finally:
             db.conn.close()
 
@@ -129,7 +124,7 @@ class TickLock:
             self._thread.join(timeout=5)
         db = connect(self.db_path)
         try:
-            db.execute("delete from locks where name = ? and token = ?", [self.name, self.token])
+            locks.release(db, self.name, self.token)
         finally:
             db.conn.close()
 
@@ -140,36 +135,24 @@ class TickLock:
         self.release()
 
 
-def due_sources(db, config, now: datetime) -> list[str]:
+def due_sources(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
     """Enabled sources whose interval (minus a small slack) has elapsed since their last run started."""
-    last = {row[0]: row[1] for row in db.execute("select id, last_run_at from sources").fetchall()}
+    last = runs.last_run_starts(db)
     due = []
     for sid, conf in config.sources.items():
         if not conf.enabled:
             continue
         started = last.get(sid)
         slack = min(conf.interval_s * 0.05, MAX_SLACK_S)
-        if started is None or (now - _aware(started)).total_seconds() >= conf.interval_s - slack:
+        if started is None or (now - clock.aware(started)).total_seconds() >= conf.interval_s - slack:
             due.append(sid)
     return due
 
 
-def due_subscribers(db, config, now: datetime) -> list[str]:
+def due_subscribers(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
     """Subscribers whose latest scheduled instant has passed with no digest recorded since."""
-    schedule = parse_schedule(config.digest.get("schedule") or "mon 07:00")
-    tz = ZoneInfo(config.digest.get("timezone") or "UTC")
-    instant = iso(schedule.last_due(now, tz))
-    due = []
-    for sub in subscribers(config):
-        done = db.execute("select 1 from digests where subscriber = ? and sent_at >= ? and status in ('sent', 'skipped') "
-                          "limit 1", [sub.email, instant]).fetchone()
-        if not done:
-            due.append(sub.email)
-    return due
-
-
-def _pending_nlp(db) -> bool:
-    return db.execute("select 1 from documents where nlp_hash is null or nlp_hash != content_hash limit 1").fetchone() is not None
+    instant = clock.iso(config.digest.schedule.last_due(now, config.digest.tz))
+    return [sub.email for sub in config.digest.subscribers if not digests.recorded_since(db, sub.email, instant)]
 
 
 @dataclass
@@ -177,9 +160,9 @@ class TickResult:
     """What one tick did."""
 
     now: datetime
-    crawled: list = field(default_factory=list)
+    crawled: list[RunResult] = field(default_factory=list)
     annotated: dict | None = None
-    digests: list = field(default_factory=list)
+    digests: list[Outcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -188,13 +171,24 @@ class TickResult:
             o.status == "failed" for o in self.digests)
 
 
-def run_tick(db, config, now: datetime | None = None, nlp: bool = True, digests: bool = True, echo=lambda _m: None) -> TickResult:
-    """One tick (the caller holds the lock): crawl due sources, annotate, send due digests; records the tick."""
-    from tracker.crawl import crawl
+def _annotate(db: sqlite_utils.Database, config: Config, result: TickResult, echo: Callable[[str], None]) -> None:
+    try:
+        if not has_pending_annotation(db, get_annotator(config).model_version):
+            return
+        result.annotated = annotate_pending(db, config)
+        echo(f"nlp: {result.annotated['documents']} documents annotated, {result.annotated['new_mentions']} new mentions")
+    except Exception as exc:  # a broken model must not stop the digests of what is already annotated
+        log.exception("nlp failed")
+        result.errors.append(f"nlp: {type(exc).__name__}: {exc}")
+        echo(f"nlp: failed: {exc}")
 
-    now = _aware(now) if now else clock.now()
+
+def run_tick(db: sqlite_utils.Database, config: Config, nlp: bool = True, digests: bool = True,
+             echo: Callable[[str], None] = lambda _m: None) -> TickResult:
+    """One tick as of the clock's now (the caller holds the lock): crawl due sources, annotate, send due digests."""
+    now = clock.now()
     result = TickResult(now)
-    tick_id = db["ticks"].insert({"started_at": iso(clock.now()), "now": iso(now), "status": "running"}).last_pk
+    tick_id = runs.start_tick(db, clock.iso(now))
     sources = due_sources(db, config, now)
     if sources:
         result.crawled = crawl(db, config, sources)
@@ -204,19 +198,9 @@ def run_tick(db, config, now: datetime | None = None, nlp: bool = True, digests:
                  f"errors {c.get('errors', 0)})" + (f": {r.message}" if r.message else ""))
     else:
         echo("crawl: no source is due")
-    if nlp and _pending_nlp(db):
-        from tracker.annotation import annotate_pending
-
-        try:
-            result.annotated = annotate_pending(db, config)
-            echo(f"nlp: {result.annotated['documents']} documents annotated, {result.annotated['new_mentions']} new mentions")
-        except Exception as exc:  # a broken model must not stop the digests of what is already annotated
-            log.exception("nlp failed")
-            result.errors.append(f"nlp: {type(exc).__name__}: {exc}")
-            echo(f"nlp: failed: {exc}")
+    if nlp:
+        _annotate(db, config, result, echo)
     if digests:
-        from tracker.mailer import send_digests
-
         due = due_subscribers(db, config, now)
         if due:
             result.digests = send_digests(db, config, now, only=due, record_empty=True)
@@ -224,67 +208,23 @@ def run_tick(db, config, now: datetime | None = None, nlp: bool = True, digests:
                 echo(f"digest {o.email}: {o.status} ({o.mentions} mentions): {o.subject}" + (f": {o.error}" if o.error else ""))
         else:
             echo("digest: none due")
-    db["ticks"].update(tick_id, {
-        "finished_at": iso(clock.now()), "status": "failed" if result.failed else "ok",
-        "crawled": json.dumps({r.source: r.status for r in result.crawled}),
-        "annotated": (result.annotated or {}).get("documents", 0),
-        "digests_sent": sum(o.status == "sent" for o in result.digests),
-        "digests_failed": sum(o.status == "failed" for o in result.digests),
-        "message": "; ".join(result.errors) or None,
-    })
+    runs.finish_tick(db, tick_id, "failed" if result.failed else "ok", json.dumps({r.source: r.status for r in result.crawled}),
+                     (result.annotated or {}).get("documents", 0), sum(o.status == "sent" for o in result.digests),
+                     sum(o.status == "failed" for o in result.digests), "; ".join(result.errors) or None)
     return result
 
 
-@click.command("run")
-@click.option("--loop", is_flag=True, help="Keep running: one tick every --every (for containers).")
-@click.option("--every", default="15m", show_default=True, metavar="INTERVAL", help="Time between ticks with --loop (e.g. 5m, 1h).")
-@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
-              help="When another tick holds the lock, wait this long for it before giving up (exit status 0).")
-@click.option("--no-nlp", is_flag=True, help="Crawl and send, but leave NLP to a later tick or `tracker reprocess`.")
-@click.option("--no-digest", is_flag=True, help="Do not send digests in this tick.")
-@click.option("--now", "now_iso", hidden=True, help="Pretend it is this ISO time (tests).")
-@click.option("--ticks", "max_ticks", hidden=True, type=click.IntRange(min=1), help="With --loop: stop after N ticks (tests).")
-@pass_app
-def run(app: App, loop: bool, every: str, wait: float, no_nlp: bool, no_digest: bool, now_iso: str | None,
-        max_ticks: int | None) -> None:
-    """The scheduled tick: crawl the sources that are due, run NLP, send the digests that are due.
-
-    A lock prevents overlapping runs: when another tick is running this one waits up to --wait
-    seconds, then exits with status 0 and a message. Exit status 1 when a source or a digest failed
-    (not with --loop, which keeps going).
-    """
-    try:
-        pause = parse_interval(every, "--every")
-    except ConfigError as exc:
-        raise UsageProblem(str(exc)) from None
-    try:
-        fixed_now = _aware(now_iso) if now_iso else None
-    except ValueError:
-        raise UsageProblem(f"--now: expected an ISO date-time, got {now_iso!r}") from None
-    db = app.open_db(create=True)
-    count = 0
-    while True:
-        with clock.frozen(fixed_now):
-            failed = _one_tick(app, db, fixed_now, wait, not no_nlp, not no_digest)
-        count += 1
-        if not loop:
-            if failed:
-                sys.exit(1)
-            return
-        if max_ticks and count >= max_ticks:
-            return
-        time.sleep(pause)
-
-
-def _one_tick(app: App, db, now: datetime | None, wait: float, nlp: bool, digests: bool) -> bool:
-    lock = TickLock(app.db_path)
+def locked_tick(db: sqlite_utils.Database, config: Config, db_path: Path, wait: float, nlp: bool, digests: bool,
+                echo: Callable[[str], None]) -> bool:
+    """Take the lock (waiting up to ``wait`` s), run one tick, release; returns whether the tick failed.
+    A lock held by a live tick is not a failure: the message says so and nothing is done."""
+    lock = TickLock(db_path)
     try:
         lock.acquire(wait=wait)
     except LockHeld as exc:
-        click.echo(f"{exc}; nothing done")
+        echo(f"{exc}; nothing done")
         return False
     with lock:
         if lock.recovered:
-            click.echo(f"recovered a stale lock of pid {lock.recovered['pid']} on {lock.recovered['host']}")
-        result = run_tick(db, app.config, now, nlp=nlp, digests=digests, echo=click.echo)
-    return result.failed
+            echo(f"recovered a stale lock of pid {lock.recovered['pid']} on {lock.recovered['host']}")
+        return run_tick(db, config, nlp=nlp, digests=digests, echo=echo).failed

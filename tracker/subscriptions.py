@@ -1,0 +1,166 @@
+"""The subscription model: the digest schedule grammar, subscribers, stance thresholds, and the typed
+``[digest]`` section. Imports nothing else of ``tracker`` (configuration, digest, tick and mailer all
+import it), and holds no defaults of its own: they are in ``tracker/defaults.toml``, merged under the
+user's file before `parse_digest` sees the section.
+
+Schedules: ``mon 07:00``, ``mon,thu 07:00``, ``daily 07:00`` (``*`` is daily), in ``[digest] timezone``.
+Stance thresholds (``min_stance``): ``any`` / ``neutral`` (everything), ``opinionated`` (critical or
+supportive), ``critical``, ``supportive``; ``min_score`` (0..1) on the stance score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+STANCES = ("critical", "supportive", "neutral")
+# min_stance: which stances a subscriber receives (None: every stance, unclassified included).
+MIN_STANCE: dict[str, tuple[str, ...] | None] = {
+    "any": None, "neutral": None,
+    "opinionated": ("critical", "supportive"),
+    "critical": ("critical",), "supportive": ("supportive",),
+}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SCHEDULE = re.compile(r"^\s*(daily|\*|(?:mon|tue|wed|thu|fri|sat|sun)(?:\s*,\s*(?:mon|tue|wed|thu|fri|sat|sun))*)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.I)
+LIMITS = ("max_documents", "max_mentions_per_document", "first_digest_days")
+STRINGS = ("schedule", "timezone", "from", "smtp_url_env", "base_url")
+
+
+class InvalidSetting(ValueError):
+    """A ``[digest]`` value that does not validate; ``key`` is its dotted name."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``mon 07:00``, ``mon,thu 07:00``, ``daily 07:00``: weekdays (0 = Monday) and a local time."""
+
+    days: tuple[int, ...]
+    hour: int
+    minute: int
+
+    def last_due(self, now: datetime, tz: ZoneInfo) -> datetime:
+        """The most recent scheduled instant at or before ``now`` (aware, UTC)."""
+        local = now.astimezone(tz)
+        for back in range(8):
+            day = local.date() - timedelta(days=back)
+            if day.weekday() not in self.days:
+                continue
+            instant = datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=tz)
+            if instant <= local:
+                return instant.astimezone(timezone.utc)
+        raise AssertionError("a schedule always has a day within the last week")
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse a digest schedule; raises ValueError with an example of the expected form."""
+    match = SCHEDULE.match(text or "")
+    if not match:
+        raise ValueError(f"expected a schedule like 'mon 07:00', 'mon,thu 07:00' or 'daily 07:00', got {text!r}")
+    days_text = match.group(1).lower()
+    days = tuple(range(7)) if days_text in ("daily", "*") else tuple(sorted({DAYS.index(d.strip()) for d in days_text.split(",")}))
+    return Schedule(days, int(match.group(2)), int(match.group(3)))
+
+
+@dataclass
+class Subscriber:
+    """One ``[[digest.subscribers]]`` entry; empty topics / sources mean all."""
+
+    email: str
+    topics: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    min_stance: str = "any"
+    min_score: float = 0.0
+    name: str | None = None
+
+    @classmethod
+    def from_config(cls, entry: dict) -> "Subscriber":
+        """A subscriber from its (validated) table."""
+        return cls(entry["email"], list(entry.get("topics") or []), list(entry.get("sources") or []),
+                   entry.get("min_stance") or "any", float(entry.get("min_score") or 0.0), entry.get("name"))
+
+    @property
+    def stances(self) -> tuple[str, ...] | None:
+        """The stances this subscriber receives (None: all)."""
+        return MIN_STANCE.get(self.min_stance)
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """The validated ``[digest]`` section."""
+
+    schedule: Schedule
+    schedule_text: str
+    timezone: str
+    sender: str
+    smtp_url_env: str
+    base_url: str
+    send_empty: bool
+    max_documents: int
+    max_mentions_per_document: int
+    first_digest_days: int
+    subscribers: tuple[Subscriber, ...]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def find_subscriber(self, email: str) -> Subscriber:
+        """The configured subscriber with this address (any case), else an ad-hoc one receiving every topic."""
+        for sub in self.subscribers:
+            if sub.email.lower() == email.lower():
+                return sub
+        return Subscriber(email)
+
+
+def parse_digest(raw: dict, topics: Iterable[str], sources: Iterable[str]) -> DigestSettings:
+    """Validate the merged ``[digest]`` table (``topics``, ``sources``: the known names); raises `InvalidSetting`."""
+    for key in STRINGS:
+        if not isinstance(raw.get(key), str):
+            raise InvalidSetting(f"digest.{key}", f"expected a string, got {raw.get(key)!r}")
+    try:
+        schedule = parse_schedule(raw["schedule"])
+    except ValueError as exc:
+        raise InvalidSetting("digest.schedule", str(exc)) from None
+    try:
+        ZoneInfo(raw["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidSetting("digest.timezone", f"unknown time zone {raw['timezone']!r} (expected e.g. Europe/Brussels)") from None
+    if not isinstance(raw.get("send_empty"), bool):
+        raise InvalidSetting("digest.send_empty", f"expected true or false, got {raw.get('send_empty')!r}")
+    for key in LIMITS:
+        value = raw.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidSetting(f"digest.{key}", f"expected a positive integer, got {value!r}")
+    entries = raw.get("subscribers", [])
+    if not isinstance(entries, list):
+        raise InvalidSetting("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
+    known_topics, known_sources = set(topics), set(sources)
+    subscribers = tuple(_subscriber(entry, f"digest.subscribers[{i}]", known_topics, known_sources)
+                        for i, entry in enumerate(entries))
+    return DigestSettings(schedule, raw["schedule"], raw["timezone"], raw["from"], raw["smtp_url_env"], raw["base_url"],
+                          raw["send_empty"], *(raw[k] for k in LIMITS), subscribers)
+
+
+def _subscriber(entry: object, key: str, topics: set[str], sources: set[str]) -> Subscriber:
+    if not isinstance(entry, dict) or not isinstance(entry.get("email"), str) or "@" not in entry["email"]:
+        raise InvalidSetting(f"{key}.email", "expected an e-mail address")
+    for name in entry.get("topics", []):
+        if name not in topics:
+            raise InvalidSetting(f"{key}.topics", f"unknown topic {name!r}")
+    if entry.get("min_stance", "any") not in MIN_STANCE:
+        raise InvalidSetting(f"{key}.min_stance", f"expected one of {', '.join(MIN_STANCE)}, got {entry['min_stance']!r}")
+    score = entry.get("min_score", 0)
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 1:
+        raise InvalidSetting(f"{key}.min_score", f"expected a number between 0 and 1, got {score!r}")
+    for name in entry.get("sources", []) or []:
+        if name not in sources:
+            raise InvalidSetting(f"{key}.sources", f"unknown source {name!r}")
+    return Subscriber.from_config(entry)
