@@ -1,4 +1,5 @@
-"""The CLI's shared state: configuration and database, opened lazily, with clear errors.
+"""The CLI's shared state (configuration and database, opened lazily, with clear errors) and its
+command group, which loads heavy commands on first use.
 
 Nothing here is imported before a command needs it, so ``tracker --help`` stays fast: the config
 (which imports the source registry) and the database layer (sqlite-utils) load on first use.
@@ -6,6 +7,7 @@ Nothing here is imported before a command needs it, so ``tracker --help`` stays 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,3 +73,32 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+class CommandGroup(click.Group):
+    """The `tracker` command group: ``LAZY`` commands are imported on first use; ``--help`` lists them with
+    their one-line help from here, so listing does not import them."""
+
+    LAZY = {"serve": ("tracker.serve", "serve",
+                      "Datasette over the database (read-only for the web) with metadata, canned queries and plugins.")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY and name not in self.commands:
+            module, attribute, _ = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.LAZY and name not in self.commands:
+                rows.append((name, click.utils.make_default_short_help(self.LAZY[name][2], limit)))
+            elif not (command := self.get_command(ctx, name)).hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+

@@ -2,12 +2,11 @@
 
 Start-up stays fast (``tracker --help`` imports neither Datasette nor spaCy nor scikit-learn): each
 command imports what it needs in its body, and `serve`, declared with its options in
-`tracker.serve`, is loaded only when it runs or its own help is asked for.
+`tracker.serve`, is loaded only when it runs or its own help is asked for (`tracker.app.CommandGroup`).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
@@ -16,40 +15,12 @@ from datetime import date
 import click
 
 from db import clock
-from tracker.app import App, UsageProblem, pass_app
+from tracker.app import App, CommandGroup, UsageProblem, pass_app
 from tracker.demo.cli import demo
 from tracker.logs import setup_logging
 
 
-class TrackerGroup(click.Group):
-    """The `tracker` group: ``LAZY`` commands are imported on first use; ``--help`` lists them with
-    their one-line help from here, so listing does not import them."""
-
-    LAZY = {"serve": ("tracker.serve", "serve",
-                      "Datasette over the database (read-only for the web) with metadata, canned queries and plugins.")}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.LAZY and name not in self.commands:
-            module, attribute, _ = self.LAZY[name]
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
-        return super().get_command(ctx, name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in self.LAZY and name not in self.commands:
-                rows.append((name, click.utils.make_default_short_help(self.LAZY[name][2], limit)))
-            elif not (command := self.get_command(ctx, name)).hidden:
-                rows.append((name, command.get_short_help_str(limit)))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", help="TOML config (else $TRACKER_CONFIG, else ./tracker.toml, else packaged defaults).")
 @click.option("--db", "db_path", metavar="PATH", help="SQLite database (else [database] path, else ./tracker.db).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
@@ -83,27 +54,10 @@ def init(app: App) -> None:
 @pass_app
 def sources(app: App, as_json: bool) -> None:
     """List sources: id, title, jurisdiction, base URL, enabled, interval, health, last success, last error."""
-    from crawler.registry import SOURCES  # every source module loads only for this command
-    from tracker.health import source_health
+    from tracker.health import source_listing, source_listing_lines  # the database layer loads only for this command
 
-    judged = {r["source"]: r for r in source_health(app.open_db(), app.config)} if app.db_path.exists() else {}
-    rows = []
-    for sid, cls in SOURCES.items():
-        conf = app.config.sources[sid]
-        state = judged.get(sid, {})
-        rows.append({
-            "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "base_url": conf.base_url,
-            "enabled": conf.enabled, "interval": conf.interval, "health": state.get("health", "disabled" if not conf.enabled else None),
-            "last_success_at": state.get("last_success_at"), "last_status": state.get("last_status"),
-            "last_error": state.get("last_error"),
-        })
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        click.echo(f"{r['id']:<17} {'on ' if r['enabled'] else 'off'} {r['jurisdiction']:<3} every {r['interval']:<4} "
-                   f"{r['base_url'] or '(feeds)'}\n{'':<22}{r['title']}; last success: {r['last_success_at'] or 'never'}"
-                   + (f"; health: {r['health']}" if r["health"] else "") + (f"; last error: {r['last_error']}" if r["last_error"] else ""))
+    rows = source_listing(app.open_db() if app.db_path.exists() else None, app.config)
+    click.echo(json.dumps(rows, indent=2) if as_json else "\n".join(source_listing_lines(rows)))
 
 
 @cli.command()
@@ -139,9 +93,7 @@ def crawl(app: App, source_ids: tuple[str, ...], since: str | None, full: bool, 
         click.echo(offline, err=True)
         sys.exit(1)
     for r in results:
-        c = r.counts
-        click.echo(f"{r.source}: {r.status} (new {c['new']}, updated {c['updated']}, unchanged {c['unchanged']}, "
-                   f"errors {c['errors']}, requests {c['requests']})" + (f": {r.message}" if r.message else ""))
+        click.echo(r.summary(requests=True))
     if not no_nlp:
         totals = annotate_pending(db, app.config, progress=sys.stderr.isatty())
         click.echo(f"nlp: {totals['documents']} documents annotated, {totals['new_mentions']} new mentions")

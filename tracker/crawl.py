@@ -40,6 +40,13 @@ class RunResult:
     counts: dict = field(default_factory=dict)
     message: str | None = None
 
+    def summary(self, requests: bool = False) -> str:
+        """``federal-register: ok (new 3, updated 0, unchanged 0, errors 0): message`` (the CLI's line)."""
+        c = {k: self.counts.get(k, 0) for k in ("new", "updated", "unchanged", "errors", "requests")}
+        return (f"{self.source}: {self.status} (new {c['new']}, updated {c['updated']}, unchanged {c['unchanged']}, "
+                f"errors {c['errors']}" + (f", requests {c['requests']}" if requests else "") + ")"
+                + (f": {self.message}" if self.message else ""))
+
 
 class _DbValidators:
     def __init__(self, db: sqlite_utils.Database):

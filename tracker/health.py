@@ -1,5 +1,5 @@
-"""Source health for `tracker status`, `tracker sources` and the digest footer: the rules of
-`db.health` applied with the configuration's expectations (enabled, interval, ``expect_results``).
+"""Source health for `tracker status`, `tracker sources` (and its listing) and the digest footer: the
+rules of `db.health` applied with the configuration's expectations (enabled, interval, ``expect_results``).
 The front end's ``source_health`` view reads the same judgement, stored by `db.health.refresh` with
 the expectations registered from the same configuration (`tracker.crawl.source_rows`)."""
 
@@ -9,6 +9,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from crawler.registry import SOURCES
 from db import health
 from tracker.config import Config
 
@@ -58,3 +59,27 @@ def status_lines(rows: list[dict]) -> list[str]:
     bad = alerting(rows)
     lines.append(f"{len(rows)} sources, {len(bad)} stale or failing" + (f": {', '.join(bad)}" if bad else ""))
     return lines
+
+
+def source_listing(db: sqlite_utils.Database | None, config: Config) -> list[dict]:
+    """`tracker sources`: every registered source with its configuration and health (None: no database yet)."""
+    judged = {r["source"]: r for r in source_health(db, config)} if db is not None else {}
+    rows = []
+    for sid, cls in SOURCES.items():
+        conf = config.sources[sid]
+        state = judged.get(sid, {})
+        rows.append({
+            "id": sid, "title": cls.title, "jurisdiction": cls.jurisdiction, "base_url": conf.base_url,
+            "enabled": conf.enabled, "interval": conf.interval, "health": state.get("health", None if conf.enabled else "disabled"),
+            "last_success_at": state.get("last_success_at"), "last_status": state.get("last_status"),
+            "last_error": state.get("last_error"),
+        })
+    return rows
+
+
+def source_listing_lines(rows: list[dict]) -> list[str]:
+    """`tracker sources` as text: two lines per source."""
+    return [f"{r['id']:<17} {'on ' if r['enabled'] else 'off'} {r['jurisdiction']:<3} every {r['interval']:<4} "
+            f"{r['base_url'] or '(feeds)'}\n{'':<22}{r['title']}; last success: {r['last_success_at'] or 'never'}"
+            + (f"; health: {r['health']}" if r["health"] else "") + (f"; last error: {r['last_error']}" if r["last_error"] else "")
+            for r in rows]

@@ -193,9 +193,7 @@ def run_tick(db: sqlite_utils.Database, config: Config, nlp: bool = True, digest
     if sources:
         result.crawled = crawl(db, config, sources)
         for r in result.crawled:
-            c = r.counts
-            echo(f"{r.source}: {r.status} (new {c.get('new', 0)}, updated {c.get('updated', 0)}, unchanged {c.get('unchanged', 0)}, "
-                 f"errors {c.get('errors', 0)})" + (f": {r.message}" if r.message else ""))
+            echo(r.summary())
     else:
         echo("crawl: no source is due")
     if nlp:
