@@ -1,20 +1,19 @@
 """Text extraction from the formats upstreams serve: HTML, XML, DOCX, PDF, plain text.
 
-Pure functions from bytes to text. They normalise white space inside paragraphs but keep paragraph
+Functions from bytes to text. PDF and DOCX go to a child process with hard limits
+(crawler/bounded.py running crawler/pdfdocx.py); the rest is parsed here. They normalise white space inside paragraphs but keep paragraph
 breaks, because sentence segmentation and the analyst's reading both need them. XML is parsed
 with external entities and network access disabled.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import zipfile
-import zlib
 
 from lxml import etree, html
 
+from crawler import bounded, limits
 from crawler.errors import ParseError
 
 BLOCK_TAGS = {
@@ -106,58 +105,16 @@ def looks_like_html(content: bytes) -> bool:
 # -- DOCX, PDF and the dispatcher ------------------------------------------------------------------
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DOCX_MAX_UNCOMPRESSED = 200_000_000  # zip-bomb guard: the sum of the archive's uncompressed sizes
-PDF_MAX_PAGES = 3000
 GARBLED = "PDF text layer empty or garbled"
 _CID = re.compile(r"\(cid:\d+\)")
 
 
-def _docx_blocks(container) -> list[str]:
-    """Paragraphs and tables of a python-docx block container, in document order; a table row is
-    one line with its cells separated by " | " (merged cells once), nested tables included."""
-    from docx.table import Table
-
-    blocks: list[str] = []
-    for block in container.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
-                cells, seen = [], set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:
-                        continue
-                    seen.add(id(cell._tc))
-                    text = " ".join(b.replace("\n", " ") for b in _docx_blocks(cell)).strip()
-                    if text:
-                        cells.append(text)
-                if cells:
-                    blocks.append(" | ".join(cells))
-        elif block.text.strip():
-            blocks.append(block.text)
-    return blocks
-
-
 def docx_to_text(content: bytes) -> str:
     """Text of a Word (OOXML) document: body paragraphs and table rows in document order, one
-    paragraph per block. A truncated or non-DOCX archive raises `ParseError`."""
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = set(archive.namelist())
-            if "word/document.xml" not in names:
-                raise ParseError("zip archive is not a DOCX (no word/document.xml)")
-            if sum(info.file_size for info in archive.infolist()) > DOCX_MAX_UNCOMPRESSED:
-                raise ParseError(f"DOCX expands beyond {DOCX_MAX_UNCOMPRESSED} bytes (zip bomb guard)")
-        document = docx.Document(io.BytesIO(content))
-    except ParseError:
-        raise
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, EOFError, etree.XMLSyntaxError) as exc:
-        raise ParseError(f"unreadable DOCX: {type(exc).__name__}: {exc}") from None
-    text = tidy("\n\n".join(_docx_blocks(document)))
-    if not text:
-        raise ParseError("DOCX contains no text")
-    return text
+    paragraph per block. A truncated or non-DOCX archive raises `ParseError`; one over the
+    extraction limits (zip member sizes, inflated XML, characters, time, memory) raises
+    `ExtractionLimit`. Runs in the bounded worker process (crawler/bounded.py)."""
+    return bounded.extract("docx", content, limits.current())[0]
 
 
 def garbled_reason(text: str) -> str | None:
@@ -191,48 +148,10 @@ def pdf_to_text(content: bytes) -> tuple[str, list[str]]:
     text or that failed). A PDF without a usable text layer (scanned, or glyphs without a Unicode
     map) raises `ParseError` ("PDF text layer empty or garbled: ..."), so no empty document is
     stored. Encrypted PDFs are opened with the empty user password (permission-only encryption);
-    a PDF that needs a real password raises `ParseError`."""
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import DependencyError, PdfReadError, PyPdfError
-
-    if b"%PDF-" not in content[:1024]:
-        raise ParseError("not a PDF (no %PDF- header)")
-    try:
-        reader = PdfReader(io.BytesIO(content))
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise ParseError("PDF is encrypted with a password")
-        pages = list(reader.pages)
-    except ParseError:
-        raise
-    except (PdfReadError, PyPdfError, DependencyError, ValueError, KeyError, TypeError, AttributeError,
-            RecursionError, zlib.error) as exc:
-        raise ParseError(f"unreadable PDF: {type(exc).__name__}: {exc}") from None
-    if not pages:
-        raise ParseError(f"{GARBLED}: no pages")
-    warnings: list[str] = []
-    if len(pages) > PDF_MAX_PAGES:
-        warnings.append(f"only the first {PDF_MAX_PAGES} of {len(pages)} pages extracted")
-        pages = pages[:PDF_MAX_PAGES]
-    texts, empty, failed = [], [], []
-    for number, page in enumerate(pages, 1):
-        try:
-            page_text = tidy(page.extract_text() or "")
-        except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken page streams
-            failed.append(f"{number} ({type(exc).__name__})")
-            continue
-        if page_text:
-            texts.append(page_text)
-        else:
-            empty.append(str(number))
-    if failed:
-        warnings.append(f"text extraction failed on page(s) {', '.join(failed)}")
-    text = "\n\n".join(texts)
-    reason = garbled_reason(text)
-    if reason:
-        raise ParseError(f"{GARBLED}: {reason}")
-    if empty:
-        warnings.append(f"{len(empty)} of {len(pages)} page(s) have no text layer (scanned?): {', '.join(empty[:20])}")
-    return text, warnings
+    a PDF that needs a real password raises `ParseError`. Over the extraction limits (pages,
+    decompressed page content, characters, time, memory): `ExtractionLimit`, never a truncated
+    text. Runs in the bounded worker process (crawler/bounded.py)."""
+    return bounded.extract("pdf", content, limits.current())
 
 
 def _charset(content_type: str) -> str | None:

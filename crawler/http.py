@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from protego import Protego
 from urllib3.util.retry import Retry
 
 from crawler import addresses, deadline
+from crawler.challenge import is_challenge
 from crawler.connection import GuardedAdapter
 from crawler.errors import (
     BlockedError,
@@ -44,19 +44,11 @@ from crawler.errors import (
     RobotsDisallowed,
     TooLargeError,
 )
+from crawler.limits import ExtractLimits, configure as configure_extraction
 from crawler.logs import source_log
 
 log = logging.getLogger("crawler.http")
 
-CHALLENGE_MARKERS = (
-    b"Just a moment...",
-    b"cf-browser-verification",
-    b"challenge-platform",
-    b"Attention Required! | Cloudflare",
-    b"awswaf",
-    b"Please enable JavaScript and cookies to continue",
-)
-CHALLENGE_TITLES = (b"just a moment", b"attention required", b"security check", b"verify you are human")
 ROBOTS_TTL_S = 24 * 3600
 
 
@@ -76,6 +68,17 @@ class HttpSettings:
     max_redirects: int = 10
     deadline_s: float = 120.0
     total_deadline_s: float = 300.0
+    extract_max_pages: int = ExtractLimits.max_pages
+    extract_max_chars: int = ExtractLimits.max_chars
+    extract_max_xml_bytes: int = ExtractLimits.max_xml_bytes
+    extract_max_content_bytes: int = ExtractLimits.max_content_bytes
+    extract_timeout_s: float = ExtractLimits.timeout_s
+    extract_memory_mb: int = ExtractLimits.memory_mb
+
+    def extraction_limits(self) -> ExtractLimits:
+        """The ``extract_*`` keys as `ExtractLimits`."""
+        return ExtractLimits(self.extract_max_pages, self.extract_max_chars, self.extract_max_xml_bytes,
+                             self.extract_max_content_bytes, self.extract_timeout_s, self.extract_memory_mb)
 
 
 class ValidatorStore(Protocol):
@@ -166,23 +169,10 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def is_challenge(status: int, headers: dict[str, str], content: bytes) -> bool:
-    """True when the response is a WAF / JavaScript challenge rather than the resource."""
-    if headers.get("x-amzn-waf-action") or headers.get("cf-mitigated") == "challenge":
-        return True
-    if status == 202 and not content.strip():
-        return True
-    head = content[:20000]
-    if b"<html" not in head.lower():
-        return False
-    if status == 200:  # ordinary pages carry challenge scripts too (Cloudflare's beacon): trust only the title
-        title = re.search(rb"<title[^>]*>(.*?)</title>", head, re.I | re.S)
-        return bool(title) and any(t in title.group(1).lower() for t in CHALLENGE_TITLES)
-    return status in (403, 429, 503) and any(m in head for m in CHALLENGE_MARKERS)
-
-
 class HttpClient:
-    """A requests session with politeness, safety and change detection built in."""
+    """A requests session with politeness, safety and change detection built in. Constructing one
+    also applies its settings' ``extract_*`` limits to PDF/DOCX extraction in this process
+    (crawler/limits.py: sources hand bytes to crawler.extract without settings)."""
 
     def __init__(
         self,
@@ -192,6 +182,7 @@ class HttpClient:
     ):
         self.settings = settings
         self.source_id = source_id
+        configure_extraction(settings.extraction_limits())
         self.validators = validators
         self.min_interval_s = settings.min_interval_s
         self.pending_validators: dict[str, dict] = {}

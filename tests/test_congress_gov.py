@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from crawler.sources.congress_gov import choose_format, normalise_bill_id, version_code, version_text
 from tests.replay import FIXTURES
 
@@ -286,3 +288,28 @@ def test_a_next_link_pointing_back_does_not_loop(env, replay):
     assert result.exit_code == 1 and "congress-gov: partial" in result.output, result.output
     assert [r.args.get("offset") for r in replay.requests[before:] if r.path == "/v3/bill"] == [None, "2"]
     assert "loop" in list(env.db()["crawl_runs"].rows)[-1]["message"]
+
+
+def test_actors_are_chambers_or_committees_and_both_committee_shapes_are_read():
+    """The Library of Congress records actions under its own codes: it is kept as the recording
+    system, never as the actor; committees come plain or wrapped as {"item": ...}."""
+    from crawler.errors import ParseError
+    from crawler.sources.congress_gov import action_events, items
+
+    committee = {"name": "Foreign Relations Committee", "systemCode": "ssfr00"}
+    actions = [
+        {"actionDate": "2023-03-22", "text": "Read twice and referred.", "type": "IntroReferral",
+         "committees": {"item": committee}, "sourceSystem": {"code": 0, "name": "Senate"}},
+        {"actionDate": "2023-03-22", "text": "Introduced in Senate", "type": "IntroReferral", "committees": None,
+         "sourceSystem": {"code": 9, "name": "Library of Congress"}},
+        {"actionDate": "2023-03-23", "text": "Motion agreed to.", "type": "Floor", "committees": {"item": []},
+         "sourceSystem": {"code": 2, "name": "House floor actions"}},
+    ]
+    events = action_events(actions)
+    assert [(e.actor, e.source_system) for e in events] == [
+        ("Foreign Relations Committee", "Senate"), (None, "Library of Congress"), ("House", "House floor actions")]
+    assert items([committee], "c") == items({"item": [committee]}, "c") == items({"item": committee}, "c") == [committee]
+    with pytest.raises(ParseError):
+        items("Foreign Relations", "committees")
+    with pytest.raises(ParseError):
+        action_events([{"actionDate": "2023-03-22", "text": "x", "sourceSystem": {"code": 7, "name": "Mystery desk"}}])

@@ -255,3 +255,78 @@ def test_rss_answering_404_leaves_the_configured_procedures(env, replay):
     result = env.run("crawl", "ep-oeil", "--no-nlp")
     assert result.exit_code == 0 and "ep-oeil: ok" in result.output, result.output
     assert {d["source_id"] for d in env.db()["documents"].rows} == {"2023/2019(INI)"}
+
+
+ERPL = EX / "procedure-file_2023-2019-INI_erpl-markup.html"
+
+
+def test_both_markups_give_the_same_records():
+    """The 2024-2025 markup (``erpl_`` classes) and the current one (``es_``) of the same file parse
+    into the same dossier and document (the erpl page raised "no procedure reference heading")."""
+    url = "https://oeil.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)"
+    current = parse_procedure_file(REAL["2023/2019(INI)"].read_bytes(), url, "2023/2019(INI)")
+    older = parse_procedure_file(ERPL.read_bytes(), url, "2023/2019(INI)")
+    assert b"erpl_title-h1" in ERPL.read_bytes() and b"es_title-h1" not in ERPL.read_bytes()
+    assert older == current
+    players, documents = current[1].metadata["key_players"], current[1].metadata["documents"]
+    assert {p["institution"] for p in players if p.get("committee")} == {"European Parliament"}
+    assert {d["institution"] for d in documents} == {"European Parliament", "European Commission"}
+    commission = [d for d in documents if d["institution"] == "European Commission"]
+    assert commission and all(d.get("reference", "").startswith(("SP(", "COM(", "SWD(")) or d.get("document_type") for d in commission)
+
+
+def test_crawl_reads_the_older_markup(env, replay):
+    serve(replay)
+    page_route(replay, "2023/2019(INI)", ERPL.read_bytes())
+    configure(env, replay, rss=False)
+    result = env.run("crawl", "ep-oeil", "--no-nlp")
+    assert result.exit_code == 0 and "ep-oeil: ok (new 2" in result.output, result.output
+    ini = env.db()["documents"].get(1)
+    assert ini["source_id"] == "2023/2019(INI)" and "European Parliament, Committee responsible: IMCO" in ini["text"]
+
+
+@pytest.mark.parametrize("link", [
+    "2023/2019(INI)",
+    "https://oeil.secure.europarl.europa.eu/oeil/popups/ficheprocedure.do?reference=2023/2019(INI)&l=en",
+    "https://oeil.secure.europarl.europa.eu/oeil/popups/ficheprocedure.do?lang=en&reference=2023%2F2019%28INI%29",
+    "https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)",
+    "https://oeil.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)",
+])
+def test_old_and_new_links_name_the_procedure(link):
+    from crawler.sources.ep_oeil import reference_in
+
+    assert reference_in(link) == "2023/2019(INI)"
+
+
+def test_configured_old_link_is_read_from_the_current_host(env, replay):
+    """A procedure configured by its old ``ficheprocedure.do`` link (which redirects upstream) is read
+    as the current procedure file; the document's URL is on oeil.europarl.europa.eu."""
+    serve(replay)
+    old = "https://oeil.secure.europarl.europa.eu/oeil/popups/ficheprocedure.do?reference=2023/2019(INI)&l=en"
+    configure(env, replay, rss=False, procedures=[old])
+    result = env.run("crawl", "ep-oeil", "--no-nlp")
+    assert result.exit_code == 0 and "ep-oeil: ok (new 2" in result.output, result.output
+    assert env.db()["documents"].get(1)["url"].startswith("https://oeil.europarl.europa.eu/oeil/en/procedure-file")
+    assert len(page_requests(replay, "2023/2019(INI)")) == 1
+
+
+def test_redirect_from_the_old_host_is_followed(env, replay):
+    """A page answered by a redirect to the Observatory's other host (old or new) is followed onto
+    the configured base, not onto the internet."""
+    from werkzeug import Response
+
+    serve(replay)
+    target = "https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference=2023/2019(INI)&moved=1"
+    replay.add(PAGE, lambda r: Response(b"", status=301, headers={"Location": target}),
+               when=lambda r: r.args.get("reference") == "2023/2019(INI)" and "moved" not in r.args)
+    configure(env, replay, rss=False)
+    result = env.run("crawl", "ep-oeil", "--no-nlp")
+    assert result.exit_code == 0 and "ep-oeil: ok (new 2" in result.output, result.output
+    assert [r.args.get("moved") for r in page_requests(replay, "2023/2019(INI)")] == [None, "1"]
+
+
+def test_configured_procedure_that_is_no_reference_fails_loudly(env, replay):
+    serve(replay)
+    configure(env, replay, procedures=["the port strategy"])
+    result = env.run("crawl", "ep-oeil", "--no-nlp")
+    assert result.exit_code == 1 and "sources.ep-oeil.procedures" in result.output

@@ -1,13 +1,26 @@
-"""federal-register end to end over real HTTP: paging, full text, provenance, incremental re-crawl, failures."""
+"""federal-register end to end over real HTTP: paging by the real next_page_url (no ``.json``, every
+query parameter repeated with ``format=json``, since 2026 a ``search_after_cursor``), full text,
+provenance, docket ids, incremental re-crawl, failures, the page cap and the run budget."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.replay import FIXTURES
 
 FR = FIXTURES / "federal-register" / "examples"
 LISTING = "/api/v1/documents.json"
+NEXT = "/api/v1/documents"  # where the real next_page_url points (no .json)
+
+
+def is_next_page(request, page: str) -> bool:
+    """A request for page ``page`` by the upstream's own link: every parameter of the first query
+    repeated (term, date, fields) plus ``format=json``."""
+    return (request.args.get("page") == page and request.args.get("format") == "json"
+            and request.args.get("conditions[term]") == "LOGINK" and "conditions[publication_date][gte]" in request.args
+            and "raw_text_url" in request.args.getlist("fields[]"))
 
 
 def serve_fr(replay, failing_text: str | None = None):
@@ -16,8 +29,8 @@ def serve_fr(replay, failing_text: str | None = None):
     replay.add(LISTING, (FR / "files" / "documents_empty.json").read_bytes(), content_type="application/json")
     replay.add(LISTING, rewrite(FR / "documents_page1.json"), content_type="application/json",
                when=lambda r: r.args.get("conditions[term]") == "LOGINK" and r.args.get("page", "1") == "1")
-    replay.add(LISTING, rewrite(FR / "documents_page2.json"), content_type="application/json",
-               when=lambda r: r.args.get("conditions[term]") == "LOGINK" and r.args.get("page") == "2")
+    replay.add(NEXT, rewrite(FR / "documents_page2.json"), content_type="application/json",
+               when=lambda r: is_next_page(r, "2"))
     for page in ("documents_page1.json", "documents_page2.json"):
         for doc in json.loads((FR / page).read_text())["results"]:
             path = doc["raw_text_url"].replace("https://www.federalregister.gov", "")
@@ -46,10 +59,14 @@ def test_crawl_stores_documents_with_text_and_provenance(env, replay):
     assert notice["institution"] == "Trade Representative, Office of United States"
     assert notice["content_hash"] and notice["fetched_at"] and notice["parser_version"] == "1" and notice["version"] == 1
     assert json.loads(notice["metadata"])["citation"] == "90 FR 10843"
-    # the listing asked for the full-text fields explicitly, and paging followed next_page_url
+    # the listing asked for the full-text fields explicitly, and paging followed next_page_url as given
     first = next(r for r in replay.requests if r.path == LISTING and r.args.get("conditions[term]") == "LOGINK")
     assert {"raw_text_url", "body_html_url"} <= set(first.args.getlist("fields[]"))
-    assert any(r.args.get("page") == "2" for r in replay.requests if r.path == LISTING)
+    assert [r.args.get("page") for r in replay.requests if r.path == NEXT] == ["2"]
+    # docket ids come prefixed ("DOCKET #: ...", "Docket No. ..."): stored bare, the raw kept beside
+    ustr, marad = json.loads(notice["metadata"]), json.loads(docs["2024-18770"]["metadata"])
+    assert ustr["docket_ids"] == ["USTR-2025-0002"] and ustr["docket_ids_raw"] == ["Docket No. USTR-2025-0002"]
+    assert marad["docket_ids"] == ["MARAD-2024-0051"] and marad["docket_ids_raw"] == ["DOCKET #: MARAD-2024-0051"]
     run = list(db["crawl_runs"].rows)[-1]
     assert run["status"] == "ok" and run["new"] == 3 and run["finished_at"]
     source = db["sources"].get("federal-register")
@@ -143,13 +160,14 @@ def test_listing_that_ignores_the_page_number_does_not_loop(env, replay):
     partial with a message naming the loop (the watermark does not move)."""
     serve_fr(replay)
     page1 = (FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url())
-    replay.add(LISTING, page1, content_type="application/json",
-               when=lambda r: r.args.get("conditions[term]") == "LOGINK" or r.args.get("page") == "2",
-               times=5)  # bounded, so a regression fails the assertion below instead of hanging
+    for path in (LISTING, NEXT):
+        replay.add(path, page1, content_type="application/json",
+                   when=lambda r: r.args.get("conditions[term]") == "LOGINK" or r.args.get("page") == "2",
+                   times=5)  # bounded, so a regression fails the assertion below instead of hanging
     configure(env, replay)
     result = env.run("crawl", "federal-register", "--no-nlp")
     assert result.exit_code == 1 and "federal-register: partial" in result.output, result.output
-    assert sum(1 for r in replay.requests if r.path == LISTING and r.args.get("page") == "2") == 1
+    assert sum(1 for r in replay.requests if r.path == NEXT and r.args.get("page") == "2") == 1
     assert env.db()["documents"].count == len(json.loads(page1)["results"])
     run = list(env.db()["crawl_runs"].rows)[-1]
     assert run["status"] == "partial" and "loop" in run["message"] and "repeats the entries" in run["message"]
@@ -183,9 +201,9 @@ def test_base_url_under_a_path_prefix_keeps_the_prefix_on_upstream_links(env, re
     raw_text_url links (recorded on www.federalregister.gov) are fetched under the same prefix."""
     prefixed = lambda path: "/fr" + path
     replay.add(prefixed(LISTING), (FR / "files" / "documents_empty.json").read_bytes(), content_type="application/json")
-    for page, when in (("documents_page1.json", lambda r: r.args.get("conditions[term]") == "LOGINK"),
-                       ("documents_page2.json", lambda r: r.args.get("page") == "2")):
-        replay.add(prefixed(LISTING), (FR / page).read_bytes(), content_type="application/json", when=when)
+    for page, path, when in (("documents_page1.json", LISTING, lambda r: r.args.get("conditions[term]") == "LOGINK"),
+                             ("documents_page2.json", NEXT, lambda r: is_next_page(r, "2"))):
+        replay.add(prefixed(path), (FR / page).read_bytes(), content_type="application/json", when=when)
         for doc in json.loads((FR / page).read_text())["results"]:
             path = doc["raw_text_url"].replace("https://www.federalregister.gov", "")
             replay.add(prefixed(path), (FR / "files" / f"{doc['document_number']}.txt").read_bytes(), content_type="text/html")
@@ -194,3 +212,102 @@ def test_base_url_under_a_path_prefix_keeps_the_prefix_on_upstream_links(env, re
     assert result.exit_code == 0, result.output
     assert "federal-register: ok (new 3" in result.output
     assert all(r.path.startswith("/fr/") for r in replay.requests)
+
+
+def test_cursor_link_of_2026_is_followed_exactly(env, replay):
+    """Since 2026 ``next_page_url`` carries ``search_after_cursor``: the crawler follows the link as
+    given (cursor, page, per_page and format untouched) and stops at the last page."""
+    rewrite = lambda text: text.replace("https://www.federalregister.gov", replay.url())
+    page1 = rewrite((FR / "documents_cursor_page1.json").read_text())
+    cursor = json.loads(page1)["next_page_url"].split("search_after_cursor=", 1)[1]
+    last = json.loads(rewrite((FR / "documents_page2.json").read_text()))
+    last.pop("next_page_url", None)
+    replay.add(LISTING, (FR / "files" / "documents_empty.json").read_bytes(), content_type="application/json")
+    replay.add(LISTING, page1, content_type="application/json", when=lambda r: r.args.get("conditions[term]") == "LOGINK")
+    replay.add(NEXT, json.dumps(last), content_type="application/json",
+               when=lambda r: r.args.get("search_after_cursor") == cursor and r.args.get("per_page") == "1")
+    for doc in json.loads(page1)["results"] + last["results"]:
+        path = doc["raw_text_url"].replace(replay.url(), "")
+        replay.add(path, (FR / "files" / f"{doc['document_number']}.txt").read_bytes(), content_type="text/html")
+    configure(env, replay)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 0 and "federal-register: ok (new 2" in result.output, result.output
+    followed = [r for r in replay.requests if r.path == NEXT]
+    assert len(followed) == 1 and followed[0].args.get("format") == "json" and followed[0].args.get("order") == "newest"
+    assert {d["source_id"] for d in env.db()["documents"].rows} == {"2025-03134", "2025-06927"}
+
+
+def test_endless_next_page_url_stops_at_the_page_cap(env, replay):
+    """An upstream whose every page links to a new next page (26,673 requests in 45 s before) is
+    read up to ``max_pages`` and the run is partial, saying so; the pages read are stored."""
+    serve_fr(replay)
+    from werkzeug import Response
+
+    def endless(request):
+        page = int(request.args.get("page", "1"))
+        body = json.loads((FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url()))
+        body["results"] = [dict(body["results"][0], document_number=f"2099-{page:05d}")]
+        body["next_page_url"] = f"{replay.url()}{NEXT}?conditions%5Bterm%5D=LOGINK&format=json&page={page + 1}"
+        return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+
+    replay.add(LISTING, endless, when=lambda r: r.args.get("conditions[term]") == "LOGINK")
+    replay.add(NEXT, endless)
+    replay.add("/documents/full_text/text/2024/08/21/2024-18770.txt", (FR / "files" / "2024-18770.txt").read_bytes(),
+               content_type="text/html")
+    configure(env, replay, max_pages=7)
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "federal-register: partial" in result.output, result.output
+    listing = [r for r in replay.requests if r.path in (LISTING, NEXT) and r.args.get("conditions[term]") == "LOGINK"]
+    assert len(listing) == 7
+    run = list(env.db()["crawl_runs"].rows)[-1]
+    assert run["status"] == "partial" and "max_pages=7" in run["message"]
+    assert env.db()["documents"].count == 7 and env.db()["sources"].get("federal-register")["watermark"] is None
+
+
+def test_run_budget_stops_a_slow_crawl_cleanly(env, replay):
+    """A run that outlives ``run_budget_s`` stops between pages: what was stored stays, the run is
+    recorded partial with a message naming the budget, and the watermark does not move."""
+    import time
+
+    serve_fr(replay)
+    from werkzeug import Response
+
+    def slow(request):
+        time.sleep(0.6)
+        page = int(request.args.get("page", "1"))
+        body = json.loads((FR / "documents_page1.json").read_text().replace("https://www.federalregister.gov", replay.url()))
+        body["results"] = [dict(body["results"][0], document_number=f"2099-{page:05d}")]
+        body["next_page_url"] = f"{replay.url()}{NEXT}?conditions%5Bterm%5D=LOGINK&format=json&page={page + 1}"
+        return Response(json.dumps(body), headers={"Content-Type": "application/json"})
+
+    replay.add(LISTING, slow, when=lambda r: r.args.get("conditions[term]") == "LOGINK")
+    replay.add(NEXT, slow)
+    replay.add("/documents/full_text/text/2024/08/21/2024-18770.txt", (FR / "files" / "2024-18770.txt").read_bytes(),
+               content_type="text/html")
+    configure(env, replay, run_budget_s=2)
+    started = time.monotonic()
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1 and "federal-register: partial" in result.output, result.output
+    run = list(env.db()["crawl_runs"].rows)[-1]
+    assert run["status"] == "partial" and "run_budget_s" in run["message"] and run["finished_at"]
+    assert 1 <= env.db()["documents"].count <= 6
+    assert env.db()["sources"].get("federal-register")["watermark"] is None
+
+
+def test_bad_option_fails_the_run_naming_the_key(env, replay):
+    serve_fr(replay)
+    configure(env, replay, per_page="many")
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert result.exit_code == 1 and "sources.federal-register.per_page: expected int" in result.output
+
+
+def test_docket_prefixes_are_normalised():
+    from crawler.errors import ParseError
+    from crawler.sources.federal_register import normalise_docket
+
+    assert normalise_docket("DOCKET #: RBS-23-BUSINESS-0024") == "RBS-23-BUSINESS-0024"
+    assert normalise_docket("Docket No. FMC-2022-0067") == "FMC-2022-0067"
+    assert normalise_docket("USTR-2025-0002") == "USTR-2025-0002"
+    with pytest.raises(ParseError):
+        normalise_docket("Docket No. ")

@@ -12,6 +12,8 @@ import json
 import time
 from datetime import datetime, timedelta
 
+import pytest
+
 from werkzeug import Response
 
 from crawler.base import Topic
@@ -280,3 +282,20 @@ def test_page_timestamp_wins_over_a_date_in_the_url():
     assert record.published_at == "2026-03-04T16:45:00+00:00"
     undated = page.replace(b'<meta property="article:published_time" content="2026-03-04T17:45:00+01:00">', b"")
     assert parse_article(undated, url, Lead(url=url)).published_at.startswith("2026-03-04")  # the URL's day
+
+
+@pytest.mark.parametrize(("name", "code"), [("Malayalam", "ml"), ("English", "en"), ("Sinhalese", "si"), ("Persian", "fa"),
+                                            ("NorwegianNynorsk", "nn"), ("Tibetan", "bo"), ("Swahili", "sw")])
+def test_gdelt_language_names_map_to_iso_codes(name, code):
+    from crawler.sources.gdelt import lead_of
+
+    lead = lead_of({"url": "https://x.example/a", "language": name})
+    assert lead.language == code and lead.warnings == []
+
+
+def test_unknown_gdelt_language_is_kept_and_flagged():
+    from crawler.sources.gdelt import lead_of
+
+    lead = lead_of({"url": "https://x.example/a", "language": "Klingon"})
+    assert lead.language is None and lead.metadata["gdelt_language"] == "Klingon"
+    assert lead.warnings and "Klingon" in lead.warnings[0]

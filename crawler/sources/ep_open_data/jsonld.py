@@ -10,6 +10,10 @@ from html import unescape
 from crawler.errors import ParseError
 
 DATA_ROOT = "https://data.europarl.europa.eu/"
+CORPORATE_BODY = "http://publications.europa.eu/resource/authority/corporate-body/"
+# Political groups named by corporate-body authority codes (EP_GROUP_<code>, 2019-2021 records)
+# whose portal code (``org/<code>``, current records) differs.
+GROUP_CODES = {"EPP": "PPE", "SD": "S-D", "GREEN-EFA": "VERTS-ALE", "GREENS-EFA": "VERTS-ALE", "LEFT": "THE-LEFT"}
 _MARKUP = re.compile(r"<[^>]+>")
 
 
@@ -92,3 +96,29 @@ def clean_text(value: str | None) -> str | None:
         return None
     text = " ".join(unescape(_MARKUP.sub(" ", value)).split())
     return text or None
+
+
+def agent_code(value: object) -> str | None:
+    """One id scheme for the bodies a participation names, the portal's ``org/<CODE>`` codes:
+    ``PPE`` from ``org/PPE`` and from the authority IRI ``.../corporate-body/EP_GROUP_EPP``,
+    ``VERTS-ALE`` from ``EP_GROUP_GREEN_EFA``, ``PECH`` from ``EP_PECH``; another IRI scheme raises
+    `ParseError`."""
+    raw = scalar(value)
+    if raw is None:
+        return None
+    if raw.startswith(CORPORATE_BODY.replace("http://", "https://")):
+        raw = "http://" + raw[len("https://"):]
+    if raw.startswith(CORPORATE_BODY):
+        body = raw[len(CORPORATE_BODY):].strip("/").upper()
+        if body.startswith("EP_GROUP_"):
+            group = body.removeprefix("EP_GROUP_").replace("_", "-")
+            return GROUP_CODES.get(group, group)
+        return body.removeprefix("EP_")
+    if "://" in raw and "/org/" not in raw:
+        raise ParseError(f"participant id of unknown scheme: {raw!r}")
+    return vocab_code(raw)
+
+
+def agent(value: str) -> str:
+    """A participant id in the portal's scheme: ``person/…`` as given, a body as ``org/<CODE>``."""
+    return value if value.startswith("person/") else f"org/{agent_code(value)}"

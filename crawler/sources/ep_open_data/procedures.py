@@ -13,6 +13,7 @@ from crawler.records import DocumentRecord, DossierRecord, Event, identity_key
 from crawler.sources._ep_common import OEIL_URL, attribution, dossier_key, normalise_reference, process_id
 from crawler.sources.ep_open_data.jsonld import (
     DATA_ROOT,
+    agent_code,
     as_list,
     by_language,
     date_of,
@@ -26,9 +27,6 @@ ROLE_ORDER = {r: i for i, r in enumerate((
     "COMMITTEE_LEAD", "RAPPORTEUR", "RAPPORTEUR_CO", "COMMITTEE_OPINION", "RAPPORTEUR_OPINION",
     "COMMITTEE_BUDGETARY_ASSESSMENT", "RAPPORTEUR_SHADOW", "RAPPORTEUR_SHADOW_OPINION"))}
 DATE_IN_ID = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Corporate-body authority codes of political groups whose org/ code differs.
-GROUP_ALIASES = {"EPP": "PPE", "SD": "S-D", "S&D": "S-D", "GREENS-EFA": "VERTS-ALE", "GREENS": "VERTS-ALE",
-                 "LEFT": "THE-LEFT", "GUE": "GUE-NGL", "NA": "NI"}
 
 
 def _humanise(code: str) -> str:
@@ -81,22 +79,6 @@ def parse_event(activity: dict | str, own: set[str], url: str = "") -> Event:
     )
 
 
-def political_group(value: object) -> str | None:
-    """One id scheme for political groups, the portal's current ``org/<CODE>`` one: ``PPE`` from
-    ``org/PPE`` and from the corporate-body authority IRI (``.../corporate-body/EP_GROUP_EPP``, the
-    2019-2021 records); an IRI of another scheme raises `ParseError`."""
-    raw = scalar(value)
-    if raw is None:
-        return None
-    if raw.startswith("org/") or "/org/" in raw:
-        return raw.rstrip("/").rsplit("/", 1)[-1].upper()
-    if "/authority/corporate-body/" in raw:
-        code = raw.rstrip("/").rsplit("/", 1)[-1].upper()
-        code = code.removeprefix("EP_GROUP_").removeprefix("EP_").replace("_", "-")
-        return GROUP_ALIASES.get(code, code)
-    raise ParseError(f"political group id of unknown scheme: {raw!r}")
-
-
 def procedure_reference(process: dict) -> str | None:
     """``2024/2006(REG)`` from the process label, else from its id and type."""
     reference = normalise_reference(scalar(process.get("label")) or "")
@@ -137,8 +119,8 @@ def parse_procedure(payload: object, url: str, events_payload: object = None) ->
         participants.append({k: v for k, v in {
             "role": vocab_code(participation.get("participation_role")),
             "who": persons + [o for o in organisations if o],
-            "for": vocab_code(participation.get("participation_in_name_of")),
-            "group": political_group(participation.get("politicalGroup")),
+            "for": agent_code(participation.get("participation_in_name_of")),
+            "group": agent_code(participation.get("politicalGroup")),
             "date": participation.get("activity_date"),
         }.items() if v})
     documents = [d for d in (tail(x, "eli/dl/doc/") for x in as_list(process.get("created_a_realization_of"))) if d]

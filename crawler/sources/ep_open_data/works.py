@@ -12,6 +12,7 @@ from crawler.records import DocumentRecord, Link, identity_key
 from crawler.sources._ep_common import attribution, dossier_key
 from crawler.sources.ep_open_data.jsonld import (
     DATA_ROOT,
+    agent,
     as_list,
     by_language,
     clean_text,
@@ -189,7 +190,7 @@ def _participants(work: dict, role: str) -> list[str]:
     for participation in as_list(work.get("workHadParticipation")):
         if isinstance(participation, dict) and (vocab_code(participation.get("participation_role")) or "") == role:
             for key in ("had_participant_person", "had_participant_organization"):
-                found += [p for p in as_list(participation.get(key)) if isinstance(p, str)]
+                found += [agent(p) for p in as_list(participation.get(key)) if isinstance(p, str)]
     return found
 
 
