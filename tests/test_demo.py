@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.smtpserver import free_port
 from tracker.crawl import RunResult
 from tracker.demo.build import MARKER_TABLE
 from tracker.demo.replay import manifest_files
 from tracker.offline import offline_summary
-from tests.smtpserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "tracker" / "demo" / "recordings"
@@ -120,7 +120,9 @@ def test_demo_refuses_to_overwrite_a_database_that_is_not_a_demo(tmp_path):
     from db.schema import connect, ensure_schema
 
     real = tmp_path / "tracker.db"
-    ensure_schema(connect(real))
+    db = connect(real)
+    ensure_schema(db)
+    db.conn.close()  # checkpointed: the file alone holds the database
     before = real.read_bytes()
     result = tracker("demo", "--db", str(real), "--no-serve")
     assert result.exit_code == 2
@@ -252,7 +254,7 @@ def test_crawl_with_no_name_resolving_ends_with_one_line_and_logs_at_debug(env, 
     assert all("cannot resolve host" in r["message"] for r in env.db()["crawl_runs"].rows)
     verbose = env.run("-v", "crawl")  # the per-source errors are still in the structured log, at debug
     assert verbose.exit_code == 1 and "level=debug" in verbose.stderr and "cannot resolve host" in verbose.stderr
-    assert "level=warning" not in "\n".join(l for l in verbose.stderr.splitlines() if "cannot resolve host" in l)
+    assert "level=warning" not in "\n".join(line for line in verbose.stderr.splitlines() if "cannot resolve host" in line)
 
 
 def test_crawl_with_one_source_reachable_reports_every_source(env, replay, monkeypatch):

@@ -79,7 +79,8 @@ def is_demo_database(path: Path) -> bool:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            return conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [MARKER_TABLE]).fetchone() is not None
+            found = conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [MARKER_TABLE]).fetchone()
+            return found is not None
         finally:
             conn.close()
     except sqlite3.Error:
@@ -151,7 +152,8 @@ def build_demo(db_path: Path, progress: Callable[[str], None] = lambda line: Non
     started = time.monotonic()
     building = db_path.with_name(db_path.name + ".building")
     _remove(building)
-    with recordings_dir() as recordings, ReplayServer(recordings) as server, tempfile.TemporaryDirectory() as tmp, _placeholder_key():
+    with (recordings_dir() as recordings, ReplayServer(recordings) as server, tempfile.TemporaryDirectory() as tmp,
+          _placeholder_key()):
         config_path = Path(tmp) / "demo.toml"
         config_path.write_text(config_text(server.url(), server.netloc, building), encoding="utf-8")
         passes = _crawl_passes(config_path, server, progress)

@@ -94,15 +94,16 @@ def demo(ctx: click.Context, db_path: str, no_serve: bool, port: int, as_json: b
     if failed:
         click.echo(f"warning: recordings incomplete for {', '.join(failed)} (the demo still works without them)", err=True)
     base = f"http://{HOST}:{port}"
+    look_at = things_to_look_at(base, path.stem, path, t["versioned_document_id"])
     if as_json:
         click.echo(json.dumps({
             "db": str(path), "seconds": round(result.seconds, 2), "totals": t,
             "passes": [{"sources": p.sources, "nlp": p.nlp} for p in result.passes], "misses": result.misses,
-            "url": None if no_serve else f"{base}/", "look_at": things_to_look_at(base, path.stem, path, t['versioned_document_id']),
+            "url": None if no_serve else f"{base}/", "look_at": look_at,
         }, indent=2))
     else:
         click.echo("look at:" if not no_serve else f"to look at it: tracker --db {path} serve --port {port}, then")
-        for line in things_to_look_at(base, path.stem, path, t['versioned_document_id']):
+        for line in look_at:
             click.echo(f"  - {line}")
     if no_serve:
         if failed:

@@ -140,7 +140,8 @@ class ReplayServer:
         """Status, headers and body for one request."""
         parts = urlsplit(target)
         path, query = unquote(parts.path), parse_qs(parts.query, keep_blank_values=True)
-        route = next((r for r in self.routes if r.matches(method, path, query, body, headers.get("Accept", ""), self.phase)), None)
+        accept = headers.get("Accept", "")
+        route = next((r for r in self.routes if r.matches(method, path, query, body, accept, self.phase)), None)
         with self._lock:
             self.requests += 1
             if route is None:
