@@ -231,7 +231,7 @@ def extract_text(content: bytes, content_type: str = "", url: str = "") -> tuple
     except ParseError as exc:
         if exc.url or not url:
             raise
-        raise ParseError(str(exc), url) from None
+        raise type(exc)(str(exc), url) from None  # ExtractionLimit stays an ExtractionLimit
     if not text.strip():
         raise ParseError(f"no text in {kind} body", url or None)
     if not readable(text):

@@ -27,7 +27,7 @@ class ExtractLimits:
 
     max_pages: int = 3000
     max_chars: int = 10_000_000
-    max_xml_bytes: int = 50_000_000
+    max_xml_bytes: int = 20_000_000
     max_content_bytes: int = 16_000_000
     timeout_s: float = 60.0
     memory_mb: int = 1024

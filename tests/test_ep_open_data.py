@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 
 import docx
+import pytest
 
 from crawler.base import CrawlContext, SourceSettings
 from crawler.http import HttpClient, HttpSettings
@@ -478,3 +480,48 @@ def test_missing_translation_is_skipped_not_a_run_failure(env, replay):
     replay.add("/distribution/doc/TA-9-2024-0025_en.xml", b"gone", status=404)
     result = env.run("crawl", "ep-open-data", "--no-nlp", "--full")
     assert result.exit_code == 1 and "ep-open-data: partial" in result.output
+
+
+def test_events_reference_only_the_procedures_own_documents_and_every_shape_is_kept():
+    """Sitting-level activities list every document of the sitting in ``based_on_a_realization_of``:
+    an event keeps only the procedure's own documents (or none); a bare event IRI in ``consists_of``
+    is an event too; groups given as authority IRIs and as ``org/`` codes come out in one scheme."""
+    from crawler.sources.ep_open_data.procedures import parse_procedure
+
+    payload = json.loads((EX / "procedure_2023-2059.json").read_text("utf-8"))
+    dossier, document = parse_procedure(payload, "procedure_2023-2059.json")
+    assert len(dossier.events) == len(payload["data"][0]["consists_of"])
+    own = {"A-9-2023-0443", "TA-9-2024-0025"}
+    for event in dossier.events:
+        docs = {r for r in re.findall(r"\b(?:A|B|C|RC|TA)-9-\d{4}-\d{4}\b", event.description)}
+        assert docs <= own, (event.kind, event.description)
+    debate = next(e for e in dossier.events if e.kind == "PLENARY_DEBATE")
+    assert debate.ref_id == "A-9-2023-0443" and "A-9-2023-0424" not in debate.description
+    other_sitting = next(e for e in dossier.events if e.date == "2023-11-22")
+    assert other_sitting.ref_id == "PV-9-2023-11-22-ITM-004"  # the minutes of the item, no other procedure's report
+    bare = next(e for e in dossier.events if e.ref_id == "MTG-PL-2024-01-17-VOT-ITM-926817")
+    assert bare.date == "2024-01-17" and bare.kind == "PLENARY_VOTE"
+    assert [p.get("group") for p in document.metadata["participants"] if p.get("group")] == ["PPE", "S-D", "VERTS-ALE"]
+
+
+def test_unknown_shapes_fail_loudly():
+    from crawler.errors import ParseError
+    from crawler.sources.ep_open_data.jsonld import agent_code
+    from crawler.sources.ep_open_data.procedures import parse_event
+
+    with pytest.raises(ParseError):
+        parse_event("eli/dl/event/NO-DATE-HERE", set())
+    with pytest.raises(ParseError):
+        parse_event(42, set())
+    with pytest.raises(ParseError):
+        agent_code("https://example.org/groups/PPE")
+    assert agent_code("http://publications.europa.eu/resource/authority/corporate-body/EP_GROUP_LEFT") == "THE-LEFT"
+    assert agent_code("org/PPE") == agent_code("http://publications.europa.eu/resource/authority/corporate-body/EP_GROUP_EPP") == "PPE"
+
+
+def test_alternative_titles_lose_their_markup():
+    from crawler.sources.ep_open_data.works import parse_works, titles
+
+    work = parse_works(json.loads((EX / "joint-motion_RC-9-2021-0068.json").read_text("utf-8")), "x")[0]
+    assert all("<br" not in t and "&amp;" not in t for t in titles(work))
+    assert any(t.startswith("JOINT MOTION FOR A RESOLUTION pursuant to Rules 144(5)") and "(S&D)" in t for t in titles(work))
