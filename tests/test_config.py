@@ -64,6 +64,9 @@ def test_secret_comes_from_environment(tmp_path, monkeypatch):
         ("[digest]\nsubscribers = [{email = 'nobody'}]\n", "digest.subscribers[0].email"),
         ("[[digest.subscribers]]\nemail = 'a@b.org'\ntopics = ['nope']\n", "digest.subscribers[0].topics"),
         ("[wat]\nx = 1\n", "wat"),
+        ("[digest]\ntimezone = ''\n", "digest.timezone"),  # no silent fallback to UTC: the default is in defaults.toml
+        ("[digest]\nmax_documents = 0\n", "digest.max_documents"),
+        ("[sources.gdelt]\nexpect_results = 'no'\n", "sources.gdelt.expect_results"),
     ],
 )
 def test_invalid_config_names_the_key(tmp_path, text, key):
@@ -82,3 +85,12 @@ def test_unreadable_and_invalid_toml(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="cannot read|invalid TOML"):
         load_config(str(binary))
+
+
+def test_digest_section_is_typed_with_the_packaged_defaults(tmp_path):
+    config = load_config(write(tmp_path, "[digest]\nschedule = 'daily 18:30'\n"))
+    assert config.digest.schedule.days == tuple(range(7)) and (config.digest.schedule.hour, config.digest.schedule.minute) == (18, 30)
+    assert config.digest.timezone == "Europe/Brussels" and config.digest.tz.key == "Europe/Brussels"  # from defaults.toml
+    assert config.digest.sender == "policy-tracker <tracker@localhost>" and config.digest.smtp_url_env == "TRACKER_SMTP_URL"
+    assert (config.digest.max_documents, config.digest.first_digest_days, config.digest.send_empty) == (10, 7, False)
+    assert config.digest.find_subscriber("X@example.org").topics == []  # an ad-hoc subscriber gets every topic

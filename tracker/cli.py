@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import date
+from contextlib import AbstractContextManager
+from datetime import date, datetime
 
 import click
 
@@ -371,7 +372,7 @@ def status(app: App, as_json: bool, now_iso: str | None) -> None:
 cli.add_command(demo)  # declared with its options in tracker/demo/cli.py (cheap to import: click only)
 
 
-def _instant(value: str | None):
+def _instant(value: str | None) -> datetime | None:
     """The hidden ``--now`` test option as an aware time (None when not given)."""
     try:
         return clock.aware(value) if value else None
@@ -379,7 +380,7 @@ def _instant(value: str | None):
         raise UsageProblem(f"--now: expected an ISO date-time like 2026-11-30T07:00:00+01:00, got {value!r}") from None
 
 
-def _frozen(now_iso: str | None):
+def _frozen(now_iso: str | None) -> AbstractContextManager[None]:
     """The product clock frozen at ``--now`` for the block (unchanged without it)."""
     return clock.frozen(_instant(now_iso))
 
