@@ -25,11 +25,13 @@ from tests.replay import FIXTURES
 
 GD = FIXTURES / "gdelt" / "examples"
 API = "/api/v2/doc/doc"
-HOSTS = {"https://harbourledger.example": "/hl", "https://gangkou.example": "/gk", "https://quayreview.example": "/qr"}
+HOSTS = {"https://harbourledger.example": "/hl", "https://gangkou.example": "/gk", "https://quayreview.example": "/qr",
+         "https://thuramukham.example": "/tm"}
 PAGES = {
     "/hl/news/2026/03/commission-opens-port-data-consultation/": "commission-opens-port-data-consultation",
     "/gk/zh/2026/03/eu-port-data": "eu-port-data",
     "/qr/opinion/port-cranes-and-customs": "port-cranes-and-customs",
+    "/tm/ml/2026/03/eu-port-data-consultation": "eu-port-data-consultation",
 }
 TOPICS = '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK", "NEAL-NET", "covered logistics platform", "国家交通运输物流公共信息平台"]'
 
@@ -66,7 +68,10 @@ def test_artlist_query_and_articles_stored(env, replay):
     window = datetime.strptime(query["enddatetime"], "%Y%m%d%H%M%S") - datetime.strptime(query["startdatetime"], "%Y%m%d%H%M%S")
     assert 89 <= window.days <= 90  # no watermark yet: the three months GDELT covers
     stored = docs(env)
-    assert set(stored) == {"hl/news/2026/03/commission-opens-port-data-consultation", "gk/zh/2026/03/eu-port-data"}
+    assert set(stored) == {"hl/news/2026/03/commission-opens-port-data-consultation", "gk/zh/2026/03/eu-port-data",
+                           "tm/ml/2026/03/eu-port-data-consultation"}
+    ml = stored["tm/ml/2026/03/eu-port-data-consultation"]
+    assert ml["language"] == "ml" and json.loads(ml["metadata"])["gdelt_language"] == "Malayalam"
     hl = stored["hl/news/2026/03/commission-opens-port-data-consultation"]
     assert hl["source"] == "gdelt" and hl["institution"] == "Harbour Ledger" and hl["doc_type"] == "news_article"
     meta = json.loads(hl["metadata"])
@@ -97,7 +102,7 @@ def test_second_crawl_starts_at_watermark_and_fetches_nothing(env, replay):
     assert {p: replay.hits(p) for p in PAGES} == pages_before
     second = [r for r in replay.requests[first:] if r.path == API]
     assert len(second) == 1 and second[0].args["startdatetime"] == f"{month}04044500"  # watermark - 2 h overlap
-    assert env.db()["documents"].count == 2
+    assert env.db()["documents"].count == 3
 
 
 def test_plain_text_error_fails_the_run(env, replay):
@@ -119,7 +124,7 @@ def test_429_is_retried_after_the_server_asked_delay(env, replay):
     result = env.run("crawl", "gdelt", "--no-nlp")
     assert result.exit_code == 0, result.output
     assert replay.hits(API) == 2 and time.monotonic() - started >= 1.0  # Retry-After honoured
-    assert env.db()["documents"].count == 2
+    assert env.db()["documents"].count == 3
 
 
 def test_persistent_429_fails_and_keeps_the_watermark(env, replay):
@@ -143,7 +148,7 @@ def test_json_with_control_characters_is_sanitised(env, replay):
     configure(env, replay)
     result = env.run("crawl", "gdelt", "--no-nlp")
     assert result.exit_code == 0, result.output
-    assert env.db()["documents"].count == 2
+    assert env.db()["documents"].count == 3
 
 
 def test_queries_are_spaced_and_one_per_topic(env, replay):
@@ -299,3 +304,23 @@ def test_unknown_gdelt_language_is_kept_and_flagged():
     lead = lead_of({"url": "https://x.example/a", "language": "Klingon"})
     assert lead.language is None and lead.metadata["gdelt_language"] == "Klingon"
     assert lead.warnings and "Klingon" in lead.warnings[0]
+
+
+def test_an_article_announced_by_a_feed_and_by_gdelt_is_fetched_once(env, replay):
+    """One ``tracker crawl`` of news-rss then gdelt: the Harbour Ledger article is in the feed (plain
+    link) and in GDELT's list (with tracking parameters): its page is fetched once, stored once,
+    and a later crawl does not fetch it again."""
+    from tests import test_news_rss as news
+
+    serve_gdelt(replay)
+    news.serve_news(replay)
+    env.configure({"gdelt": {"base_url": replay.url("/api/v2"), "query_interval_s": 0},
+                   "news-rss": {"feeds": [replay.url("/hl/feed/")]}}, extra=TOPICS)
+    page = "/hl/news/2026/03/commission-opens-port-data-consultation/"
+    result = env.run("crawl", "news-rss", "gdelt", "--no-nlp")
+    assert result.exit_code == 0, result.output
+    assert replay.hits(page) == 1
+    copies = [d for d in env.db()["documents"].rows if d["source_id"].endswith("commission-opens-port-data-consultation")]
+    assert [d["source"] for d in copies] == ["news-rss"]
+    assert result.exit_code == 0 and env.run("crawl", "gdelt", "--no-nlp").exit_code == 0
+    assert replay.hits(page) == 1  # stored by news-rss: gdelt does not fetch it on a later crawl either

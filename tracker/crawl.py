@@ -70,8 +70,9 @@ def source_rows(config: Config) -> list[dict]:
 
 
 def build_context(db: sqlite_utils.Database, config: Config, source_id: str, since: str | None,
-                  full: bool, max_docs: int | None, relevance=None) -> CrawlContext:
-    """The context a source runs with: client, settings, topics and the database callbacks."""
+                  full: bool, max_docs: int | None, relevance=None, crawl_urls: set[str] | None = None) -> CrawlContext:
+    """The context a source runs with: client, settings, topics and the database callbacks;
+    ``crawl_urls`` is the set of article URLs fetched in this crawl, shared by its sources."""
     source_config = config.sources[source_id]
     client = HttpClient(config.http, source_id=source_id, validators=_DbValidators(db))
     stored = runs.source_rows(db).get(source_id, {})
@@ -89,17 +90,19 @@ def build_context(db: sqlite_utils.Database, config: Config, source_id: str, sin
         remember_url=lambda url, reason, _s=source_id: runs.remember_url(db, url, _s, reason),
         related_ids=lambda kind: documents.related_ids(db, kind),
         known_dossier=lambda key: dossiers.known_dossier(db, key),
+        crawl_urls=crawl_urls if crawl_urls is not None else set(),
     )
     context.is_relevant = relevance or (lambda text: get_annotator(config).is_relevant(text))
     return context
 
 
 def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, since: str | None = None,
-                 full: bool = False, max_docs: int | None = None, relevance=None) -> RunResult:
+                 full: bool = False, max_docs: int | None = None, relevance=None,
+                 crawl_urls: set[str] | None = None) -> RunResult:
     """Crawl one source end to end and record the run; never raises for upstream trouble."""
     run_id = runs.start_run(db, source_id)
     counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 0}
-    ctx = build_context(db, config, source_id, since, full, max_docs, relevance)
+    ctx = build_context(db, config, source_id, since, full, max_docs, relevance, crawl_urls)
     adapter = ctx.log
     status, message = "ok", None
     try:
@@ -149,6 +152,8 @@ def store_record(db: sqlite_utils.Database, record: DocumentRecord | DossierReco
 
 def crawl(db: sqlite_utils.Database, config: Config, source_ids: list[str], since: str | None = None,
           full: bool = False, max_docs: int | None = None, relevance=None) -> list[RunResult]:
-    """Crawl the given sources one after another; one failing never stops the others."""
+    """Crawl the given sources one after another; one failing never stops the others. An article
+    several sources announce (a feed and GDELT) is fetched once: they share one set of URLs."""
     runs.register_sources(db, source_rows(config))
-    return [crawl_source(db, config, sid, since, full, max_docs, relevance) for sid in source_ids]
+    fetched: set[str] = set()
+    return [crawl_source(db, config, sid, since, full, max_docs, relevance, fetched) for sid in source_ids]
