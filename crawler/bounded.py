@@ -117,6 +117,9 @@ def extract(kind: str, content: bytes, limits: ExtractLimits) -> tuple[str, list
             error = ExtractionLimit(f"{kind.upper()} {reason}")
         elif "error" in reply:
             error = (ExtractionLimit if reply["error"] == "limit" else ParseError)(reply["message"])
+            if reply.get("restart"):
+                _worker.kill()
+                _worker = None
         else:
             return reply["text"], reply["warnings"]
     if isinstance(error, ExtractionLimit):
@@ -150,7 +153,6 @@ def _serve(memory_mb: int) -> None:
         used = resource.getrusage(resource.RUSAGE_SELF)
         cpu = math.ceil(used.ru_utime + used.ru_stime + limits.timeout_s) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
-        restart = False
         try:
             text, warnings = getattr(pdfdocx, KINDS[header["kind"]])(content, limits)
             reply = {"text": text, "warnings": warnings}
@@ -158,15 +160,15 @@ def _serve(memory_mb: int) -> None:
             reply = {"error": "limit", "message": str(exc)}
         except ParseError as exc:
             reply = {"error": "parse", "message": str(exc)}
-        except MemoryError:
-            restart = True  # the heap may be fragmented or half-freed: start afresh
-            reply = {"error": "limit", "message": f"{header['kind'].upper()} needs more than extract_memory_mb = {memory_mb}"}
+        except MemoryError:  # the heap may be fragmented or half-freed: this worker ends after replying
+            reply = {"error": "limit", "message": f"{header['kind'].upper()} needs more than extract_memory_mb = {memory_mb}",
+                     "restart": True}
         except Exception as exc:  # noqa: BLE001 - a library bug on hostile input is an unreadable document
             reply = {"error": "parse", "message": f"unreadable {header['kind'].upper()}: {type(exc).__name__}: {exc}"}
         del content
         out.write(_frame(reply))
         out.flush()
-        if restart:
+        if reply.get("restart"):
             return
 
 

@@ -302,3 +302,166 @@ def test_xml_elements_are_blocks_unless_inline():
     text = xml_to_text(bill)
     assert "An ActTo" not in text and "An Act\n" in text
     assert "cited as the Securing Maritime Data Act." in text  # inline quote stays in its sentence
+
+
+# -- extraction within limits: bombs under the size limit, refused quickly in the bounded worker -------
+
+import logging  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from crawler import bounded, pdfdocx  # noqa: E402
+from crawler import limits as extract_limits  # noqa: E402
+from crawler.errors import ExtractionLimit  # noqa: E402
+from crawler.limits import ExtractLimits  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PARAGRAPH = b"<w:p><w:r><w:t>Port community systems and LOGINK data.</w:t></w:r></w:p>"
+
+
+def shared_stream_pdf(pages: int, stream: bytes) -> bytes:
+    """A small PDF whose ``pages`` pages all draw one Flate-compressed content stream."""
+    packed = zlib.compress(stream, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"]
+    kids = []
+    for _ in range(pages):
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
+                       b" /Contents 4 0 R >>")
+        kids.append(b"%d 0 R" % len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % pages
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+PDF_BOMB_STREAM = b"BT /F1 11 Tf 72 700 Td " + b"(port data) Tj " * (1_000_000 // 15) + b"ET"  # 1 MB of text operators
+
+
+def docx_with_document_xml(size: int, level: int = 1, long_paragraphs: bool = False) -> bytes:
+    """A real python-docx package whose word/document.xml is replaced by ``size`` bytes of short
+    paragraphs, or of 1 MB paragraphs (deflated at ``level``: 1 gives about 170x, 9 about 290x)."""
+    base = zipfile.ZipFile(io.BytesIO(make_docx()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
+        for info in base.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info, base.read(info))
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w='
+                         b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>')
+            long_one = b"<w:p><w:r><w:t>" + b"port data " * 100_000 + b"</w:t></w:r></w:p>"
+            chunk = long_one if long_paragraphs else PARAGRAPH * (1_000_000 // len(PARAGRAPH))
+            written = 0
+            while written < size:
+                member.write(chunk)
+                written += len(chunk)
+            member.write(b"</w:body></w:document>")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def docx_bomb() -> bytes:
+    return docx_with_document_xml(190_000_000)  # about 1.1 MB on the wire
+
+
+@pytest.fixture
+def with_limits():
+    """Apply other extraction limits for one test (as a client built from the config would)."""
+    before = extract_limits.current()
+
+    def apply(**changes) -> None:
+        extract_limits.configure(ExtractLimits(**{**before.as_dict(), **changes}))
+
+    yield apply
+    extract_limits.configure(before)
+
+
+def test_pdf_pages_sharing_one_huge_content_stream_are_refused_at_once(caplog):
+    bomb = shared_stream_pdf(20, PDF_BOMB_STREAM)
+    assert len(bomb) < 6000
+    before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="crawler.extract"):
+        with pytest.raises(ExtractionLimit, match="extract_max_content_bytes = 16000000"):
+            extract_text(bomb, "application/pdf", "https://example.org/bomb.pdf")
+    assert time.monotonic() - started < 3
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_rss < 50_000  # KiB: the parent did not parse it
+    assert any("extraction refused" in r.getMessage() for r in caplog.records)
+
+
+def test_a_slow_pdf_under_every_size_limit_is_killed_at_the_timeout(with_limits):
+    with_limits(max_content_bytes=10**9, timeout_s=2)
+    started = time.monotonic()
+    with pytest.raises(ExtractionLimit, match="took longer than extract_timeout_s = 2"):
+        pdf_to_text(shared_stream_pdf(20, PDF_BOMB_STREAM))
+    assert 2 <= time.monotonic() - started < 3.5
+    assert pdf_to_text(text_pdf())[0] == "\n".join(PORT_TEXT)  # a fresh worker takes over
+
+
+def test_pdf_page_and_character_limits(with_limits):
+    with_limits(max_pages=3)
+    with pytest.raises(ExtractionLimit, match="PDF has 4 pages, more than extract_max_pages = 3"):
+        pdf_to_text(make_pdf([text_stream(PORT_TEXT)] * 4))
+    with_limits(max_chars=100)
+    with pytest.raises(ExtractionLimit, match="extract_max_chars = 100 on page 2 of 2"):
+        pdf_to_text(make_pdf([text_stream(PORT_TEXT[:1]), text_stream(PORT_TEXT[1:])]))
+
+
+def test_docx_with_a_huge_document_xml_is_refused_from_its_zip_directory(docx_bomb):
+    assert len(docx_bomb) < 2_000_000
+    started = time.monotonic()
+    with pytest.raises(ExtractionLimit, match=r"DOCX XML expands to \d+ bytes \(word/document.xml: \d+\), more than extract_max_xml_bytes"):
+        extract_text(docx_bomb, DOCX_MEDIA_TYPE, "https://example.org/bomb.docx")
+    assert time.monotonic() - started < 3
+
+
+def test_docx_whose_directory_lies_about_its_size_is_refused(docx_bomb):
+    """The central directory says document.xml is 4 KB: the inflated bytes are counted, not believed."""
+    data = bytearray(docx_bomb)
+    archive = zipfile.ZipFile(io.BytesIO(bytes(data)))
+    info = archive.getinfo("word/document.xml")
+    at = data.rfind(b"PK\x01\x02", 0, data.rfind(b"word/document.xml"))  # its central directory entry
+    assert info.file_size > 0xFFFFFFFF or data[at + 24:at + 28] != b"\xff\xff\xff\xff"
+    data[at + 24:at + 28] = (4096).to_bytes(4, "little")  # uncompressed size
+    started = time.monotonic()
+    with pytest.raises(ParseError, match="DOCX"):
+        docx_to_text(bytes(data))
+    assert time.monotonic() - started < 5
+
+
+def test_docx_over_the_ratio_guard_is_refused(with_limits):
+    with_limits(max_xml_bytes=10**9)
+    with pytest.raises(ExtractionLimit, match="inflates .*x \\(more than 200x"):
+        docx_to_text(docx_with_document_xml(5_000_000, level=9))
+
+
+def test_docx_parse_that_needs_too_much_memory_is_refused(with_limits):
+    with_limits(memory_mb=120, max_chars=10**9)
+    data = docx_with_document_xml(18_000_000, long_paragraphs=True)  # under the byte limits: bounded by memory
+    with pytest.raises(ExtractionLimit, match="extract_memory_mb = 120"):
+        docx_to_text(data)
+    assert "Ministry of Transport" in docx_to_text(make_docx())  # a fresh worker takes over
+
+
+ORDINARY = sorted(FIXTURES.glob("*/examples/files/*.pdf")) + sorted(FIXTURES.glob("*/examples/files/*.docx"))
+
+
+@pytest.mark.parametrize("path", ORDINARY, ids=lambda p: p.name)
+def test_fixture_documents_extract_identically_through_the_worker(path):
+    content = path.read_bytes()
+    through_worker = extract_text(content, "", path.name)
+    run = pdfdocx.pdf_text if path.suffix == ".pdf" else pdfdocx.docx_text
+    assert bounded._worker is not None and bounded._worker.alive()  # it went through the worker process
+    assert through_worker == run(content, ExtractLimits())  # the same code in-process gives the same text

@@ -324,3 +324,47 @@ def wait_for(condition, timeout_s: float = 3.0) -> None:
     end = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < end:
         time.sleep(0.02)
+
+
+# -- [http] configuration: every number finite, the deadlines and limits positive -------------------
+
+@pytest.mark.parametrize("key", ["timeout_s", "deadline_s", "total_deadline_s", "extract_timeout_s"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1.0", "0"])
+def test_bad_http_numbers_are_one_line_config_errors(tmp_path, key, value):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[http]\n{key} = {value}\n")
+    proc = subprocess.run([sys.executable, "-m", "tracker", "--config", str(bad), "sources"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"http.{key}: must be" in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("key", ["max_bytes", "extract_max_pages", "extract_max_chars", "extract_max_xml_bytes",
+                                 "extract_max_content_bytes", "extract_memory_mb"])
+def test_zero_size_limits_are_refused(tmp_path, key):
+    from tracker.config import ConfigError, load_config
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[http]\n{key} = 0\n")
+    with pytest.raises(ConfigError, match=f"http.{key}: must be greater than 0"):
+        load_config(str(path))
+
+
+def test_http_keys_reach_the_client_and_the_extraction_limits(tmp_path):
+    from crawler import limits
+    from tracker.config import load_config
+
+    path = tmp_path / "ok.toml"
+    path.write_text("[http]\ndeadline_s = 7\ntotal_deadline_s = 20\nextract_max_pages = 12\nextract_timeout_s = 3.5\n")
+    settings = load_config(str(path)).http
+    assert (settings.deadline_s, settings.total_deadline_s) == (7, 20)
+    before = limits.current()
+    try:
+        HttpClient(settings)
+        assert limits.current().max_pages == 12 and limits.current().timeout_s == 3.5
+    finally:
+        limits.configure(before)

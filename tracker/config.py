@@ -26,8 +26,11 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 HTTP_TYPES = {
     "user_agent": str, "min_interval_s": (int, float), "timeout_s": (int, float), "max_bytes": int,
     "allow_private_addresses": bool, "retries": int, "backoff_factor": (int, float), "max_retry_after_s": (int, float),
-    "max_redirects": int, "private_hosts": list,
+    "max_redirects": int, "private_hosts": list, "deadline_s": (int, float), "total_deadline_s": (int, float),
+    "extract_max_pages": int, "extract_max_chars": int, "extract_max_xml_bytes": int, "extract_max_content_bytes": int,
+    "extract_timeout_s": (int, float), "extract_memory_mb": int,
 }
+HTTP_POSITIVE = {"timeout_s", "max_bytes", "deadline_s", "total_deadline_s"} | {k for k in HTTP_TYPES if k.startswith("extract_")}
 SECTIONS = {"database", "http", "nlp", "topics", "sources", "digest"}
 TRACKER_KEYS = ("enabled", "base_url", "interval", "api_key_env", "expect_results")  # the rest are the source's options
 
@@ -137,8 +140,10 @@ def load_config(explicit: str | None = None, db_override: str | None = None) -> 
             if not all(isinstance(v, str) and v for v in value):
                 raise ConfigError(f"http.{key}", "expected a list of host or host:port strings")
             continue
-        if expected is not bool and expected is not str and value < 0:
-            raise ConfigError(f"http.{key}", f"must not be negative, got {value!r}")
+        if expected is not bool and expected is not str and not (0 <= value < float("inf")):  # NaN fails too
+            raise ConfigError(f"http.{key}", f"must be a finite number, not negative, got {value!r}")
+        if key in HTTP_POSITIVE and value == 0:
+            raise ConfigError(f"http.{key}", "must be greater than 0")
     http = HttpSettings(**http_raw)
 
     sources = {}
