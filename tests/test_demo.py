@@ -128,6 +128,8 @@ def test_demo_refuses_to_overwrite_a_database_that_is_not_a_demo(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [f"Error: refusing to overwrite {real}: it is not a demo database (choose another --db)"]
     assert real.read_bytes() == before
+    assert tracker("--db", str(real), "demo", "--no-serve").exit_code == 2  # tracker's own --db: refused the same way
+    assert real.read_bytes() == before
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database")
     assert tracker("demo", "--db", str(notes), "--no-serve").exit_code == 2 and notes.read_text() == "not a database"

@@ -19,6 +19,7 @@ import click
 from tracker.app import App, UsageProblem
 
 HOST = "127.0.0.1"
+DEFAULT_DB = "demo.db"
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -61,18 +62,20 @@ def things_to_look_at(base: str, db_name: str, db_path: Path, versioned: int | N
 
 
 @click.command("demo")
-@click.option("--db", "db_path", default="demo.db", show_default=True, metavar="PATH",
-              help="Demo database to build (an earlier demo is rebuilt; any other file is refused).")
+@click.option("--db", "db_path", metavar="PATH",
+              help="Demo database to build (default: tracker's --db, else ./demo.db, never the configured database); "
+                   "an earlier demo is rebuilt, any other file is refused.")
 @click.option("--no-serve", is_flag=True, help="Build only; do not start Datasette.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help=f"Port to serve on ({HOST}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON (progress goes to stderr).")
 @click.pass_context
-def demo(ctx: click.Context, db_path: str, no_serve: bool, port: int, as_json: bool) -> None:
+def demo(ctx: click.Context, db_path: str | None, no_serve: bool, port: int, as_json: bool) -> None:
     """Build a demonstration database offline from recorded examples (real crawl path, replayed on
     loopback, real NLP), then serve it with Datasette unless --no-serve. Never touches ./tracker.db."""
     from tracker.demo.build import DemoError, build_demo, check_target
 
-    path = Path(db_path)
+    parent = ctx.obj if isinstance(ctx.obj, App) else None
+    path = Path(db_path or (parent.db_override if parent else None) or DEFAULT_DB)
     try:
         check_target(path)
     except DemoError as exc:
@@ -111,5 +114,5 @@ def demo(ctx: click.Context, db_path: str, no_serve: bool, port: int, as_json: b
         return
     from tracker.serve import serve
 
-    ctx.obj = App(ctx.obj.config_path if isinstance(ctx.obj, App) else None, str(path))
-    ctx.invoke(serve, host=HOST, port=port, password_env=None, username="analyst")
+    ctx.obj = App(parent.config_path if parent else None, str(path))
+    ctx.invoke(serve, host=HOST, port=port)  # `tracker serve`'s own path; its other options keep their defaults
