@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from crawler.sources.congress_gov import choose_format, normalise_bill_id, version_code, version_text
+from crawler.sources._congress_bills import choose_format, normalise_bill_id, version_code, version_text
 from tests.replay import FIXTURES
 
 CG = FIXTURES / "congress-gov" / "examples"
@@ -294,7 +294,7 @@ def test_actors_are_chambers_or_committees_and_both_committee_shapes_are_read():
     """The Library of Congress records actions under its own codes: it is kept as the recording
     system, never as the actor; committees come plain or wrapped as {"item": ...}."""
     from crawler.errors import ParseError
-    from crawler.sources.congress_gov import action_events, items
+    from crawler.sources._congress_bills import action_events, items
 
     committee = {"name": "Foreign Relations Committee", "systemCode": "ssfr00"}
     actions = [

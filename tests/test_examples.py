@@ -20,7 +20,8 @@ from crawler.articles import parse_article
 from crawler.http import Fetched
 from crawler.records import Record
 from crawler.registry import SOURCES
-from crawler.sources import congress_gov, ec_press, ep_oeil, eurlex, federal_register, gdelt, govinfo, news_rss, uscode
+from crawler.sources import _congress_bills as congress_gov
+from crawler.sources import ec_press, ep_oeil, eurlex, federal_register, gdelt, govinfo, news_rss, uscode
 from crawler.sources.ep_open_data import procedures, works
 from crawler.sources.ep_open_data.jsonld import data_base, envelope
 from crawler.urls import canonical_url, unwrap_redirect

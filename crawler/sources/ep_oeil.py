@@ -42,14 +42,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from lxml import etree, html
 
 from crawler.base import Item, Option, Source
 from crawler.errors import BlockedError, FetchError, HttpStatusError, ParseError
 from crawler.extract import parse_xml
-from crawler.records import DocumentRecord, DossierRecord, Event, Link, Record, identity_key
+from crawler.records import DocumentRecord, DossierRecord, Link, Record, identity_key
+from crawler.sources._oeil_sections import (
+    OPTIONAL,
+    REQUIRED,
+    clean,
+    has_class,
+    parse_basic,
+    parse_gateway,
+    parse_key_events,
+    parse_key_players,
+    parse_technical,
+    render,
+    sections,
+    text_of,
+)
 from crawler.sources._ep_common import (
     DEFAULT_KEYWORDS,
     OEIL_URL,
@@ -63,15 +77,7 @@ DEFAULT_BASE_URL = OEIL_URL
 OLD_HOST = "oeil.secure.europarl.europa.eu"
 DEFAULT_PROCEDURES = ["2023/2059(INI)"]
 SOFT_404 = "This procedure or document does not exist"
-DATE = re.compile(r"^\s*(\d{2})/(\d{2})/(\d{4})\s*$")
 DOCEO = re.compile(r"/doceo/document/([A-Z0-9]+(?:-[A-Z0-9]+)+?)_[A-Z]{2}\.(?:html|pdf|docx)", re.IGNORECASE)
-REQUIRED = ("Basic information", "Key events")
-OPTIONAL = ("Key players", "Technical information", "Documentation gateway")
-
-
-def has_class(name: str) -> str:
-    """An XPath test for class ``es_<name>`` or ``erpl_<name>`` (the current and the 2024-2025 markup)."""
-    return " or ".join(f"contains(concat(' ', normalize-space(@class), ' '), ' {prefix}_{name} ')" for prefix in ("es", "erpl"))
 
 
 def reference_in(value: str) -> str | None:
@@ -83,19 +89,6 @@ def reference_in(value: str) -> str | None:
     return next((r for v in parse_qs(urlsplit(value or "").query).get("reference", []) if (r := normalise_reference(v))), None)
 
 
-def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
-def _text(node) -> str:
-    return _clean(node.text_content()) if node is not None else ""
-
-
-def _iso(value: str) -> str | None:
-    match = DATE.match(value or "")
-    return f"{match[3]}-{match[2]}-{match[1]}" if match else None
-
-
 def procedure_url(base_url: str, reference: str) -> str:
     return f"{base_url.rstrip('/')}/procedure-file?reference={quote(reference, safe='/()')}"
 
@@ -104,183 +97,6 @@ def doceo_id(url: str | None) -> str | None:
     """``A-9-2023-0335`` from ``.../doceo/document/A-9-2023-0335_EN.html``."""
     match = DOCEO.search(url or "")
     return match[1].upper() if match else None
-
-
-def sections(root) -> dict[str, object]:
-    """Section name -> its container element, found by the heading text (not by position)."""
-    found = {}
-    for heading in root.xpath("//h2"):
-        name = _text(heading)
-        if name in REQUIRED + OPTIONAL and name not in found:
-            containers = heading.xpath("ancestor::div[contains(concat(' ', @class, ' '), ' erpl-product-content ')"
-                                       f" or {has_class('product-section')}][1]")
-            if containers:
-                found[name] = containers[0]
-    return found
-
-
-def _table_rows(table) -> tuple[list[str], list]:
-    headers = [_text(th) for th in table.xpath("./thead//th")]
-    return headers, table.xpath("./tbody/tr")
-
-
-def parse_basic(section) -> dict:
-    """Reference, type, subjects, status (and any other bold label) of Basic information."""
-    info: dict = {}
-    paragraphs = section.xpath(".//p")
-    label = None
-    for p in paragraphs:
-        if "font-weight-bold" in (p.get("class") or ""):
-            label = _text(p)
-            if "reference" not in info and normalise_reference(label):
-                info["reference"], label = normalise_reference(label), "type"
-            continue
-        if label:
-            lines = [_clean(t) for t in p.xpath(".//text()") if _clean(t)]
-            key = label.lower().replace(" ", "_")
-            info[key] = lines if key in ("subject", "geographical_area", "legislative_priorities") else " ".join(lines)
-            label = None
-    return info
-
-
-def institution_items(section) -> list[tuple[str | None, object]]:
-    """(institution, element) per accordion item of a section (the institution is the item's title);
-    a section without items is one element of unknown institution."""
-    found = []
-    for item in section.xpath(f".//li[{has_class('accordion-item')}]"):
-        title = item.xpath(f".//button[{has_class('accordion-item-title')}]//span[contains(@class, 't-x')]")
-        found.append((_text(title[0]) or None if title else None, item))
-    return found or [(None, section)]
-
-
-def parse_key_players(section) -> list[dict]:
-    """One entry per committee (responsible, opinion) with its rapporteurs, and the Commission/Council
-    rows, each with the institution whose accordion item it sits in."""
-    players: list[dict] = []
-    for institution, container in institution_items(section):
-        for table in container.xpath(".//table"):
-            headers, rows = _table_rows(table)
-            if not headers:
-                continue
-            role = headers[0]
-            for row in rows:
-                badge = row.xpath(f".//span[{has_class('badge-committee')}]")
-                shadow = row.xpath(".//button[contains(., 'Shadow rapporteur')]")
-                if shadow and players:
-                    players[-1]["shadow_rapporteurs"] = [_text(a) for a in row.xpath(".//a[contains(@class, 'rapporteur')]")]
-                    continue
-                cells = row.xpath("./th|./td")
-                if badge:
-                    names = row.xpath("./th//span[contains(@class, 'font-weight-normal')]")
-                    entry = {
-                        "institution": institution, "role": role, "committee": _text(badge[0]),
-                        "name": _text(names[0]) if names else None,
-                        "associated": any("Associated committee" in _text(n) for n in names),
-                        "rapporteurs": [_text(a) for a in cells[1].xpath(".//a[contains(@class, 'rapporteur')]")] if len(cells) > 1 else [],
-                        "appointed": [d for d in (_iso(_text(s)) for s in cells[2].xpath(".//span")) if d] if len(cells) > 2 else [],
-                    }
-                    if len(cells) > 1 and not entry["rapporteurs"] and _text(cells[1]):
-                        entry["note"] = _text(cells[1])
-                    players.append({k: v for k, v in entry.items() if v not in (None, [], False)})
-                elif cells and any(_text(c) for c in cells):
-                    entry = {h or f"column {i}": _text(c) for i, (h, c) in enumerate(zip(headers, cells)) if _text(c)}
-                    players.append({"institution": institution, **entry} if institution else entry)
-    return players
-
-
-def parse_key_events(section, page_url: str) -> list[Event]:
-    """Dated key events with their document reference; a row whose date is unreadable is an error."""
-    events = []
-    for table in section.xpath(".//table"):
-        headers, rows = _table_rows(table)
-        if not headers or headers[0] != "Date":
-            continue
-        for row in rows:
-            cells = row.xpath("./td|./th")
-            if len(cells) < 2:
-                continue
-            day = _iso(_text(cells[0]))
-            if not day:
-                raise ParseError(f"key event without a dd/mm/yyyy date: {_text(row)[:120]!r}", page_url)
-            description = _text(cells[1])
-            links = cells[2].xpath(".//a[@href]") if len(cells) > 2 else []
-            ref_id = next((_text(a) for a in links if _text(a)), None)
-            ref_url = urljoin(page_url, links[0].get("href")) if links else None
-            events.append(Event(date=day, kind=description, description=description + (f" ({ref_id})" if ref_id else ""),
-                                actor=None, ref_url=ref_url, ref_id=ref_id))
-    return events
-
-
-def parse_technical(section) -> dict:
-    info = {}
-    for row in section.xpath(".//tr"):
-        head, cells = row.xpath("./th"), row.xpath("./td")
-        if head and cells:
-            values = [_clean(s.text_content()) for s in cells[0].xpath(".//span")] or [_text(cells[0])]
-            values = [v for v in values if v]
-            info[_text(head[0])] = values if len(values) > 1 or _text(head[0]).endswith("basis") else (values[0] if values else "")
-    return info
-
-
-def parse_gateway(section, page_url: str) -> list[dict]:
-    """Documents of the documentation gateway, each with the institution whose item lists it."""
-    documents = []
-    for institution, container in institution_items(section):
-        for table in container.xpath(".//table"):
-            headers, rows = _table_rows(table)
-            for row in rows:
-                cells = row.xpath("./th|./td")
-                entry: dict = {"institution": institution}
-                for header, cell in zip(headers, cells):
-                    value = _text(cell)
-                    if header == "Reference":
-                        link = cell.xpath(".//a[@href]")
-                        entry["reference"] = value or None
-                        entry["url"] = urljoin(page_url, link[0].get("href")) if link else None
-                    elif header == "Date":
-                        entry["date"] = _iso(value)
-                    elif header == "Summary":
-                        link = cell.xpath(".//a[@href]")
-                        entry["summary_url"] = urljoin(page_url, link[0].get("href")) if link else None
-                    elif value:
-                        entry[header.lower().replace(" ", "_")] = value
-                if entry.get("document_type") or entry.get("reference"):
-                    documents.append({k: v for k, v in entry.items() if v})
-    return documents
-
-
-def render(reference: str, title: str, basic: dict, players: list[dict], events: list[Event],
-           technical: dict, documents: list[dict]) -> str:
-    """The procedure file as readable text: what search and NLP see."""
-    lines = [f"Procedure file {reference}", title, ""]
-    if basic.get("type"):
-        lines.append(f"Type: {basic['type']}")
-    if basic.get("subject"):
-        lines.append("Subjects: " + "; ".join(basic["subject"]))
-    if basic.get("status"):
-        lines.append(f"Status: {basic['status']}")
-    if players:
-        lines += ["", "Key players"]
-        for p in players:
-            if p.get("committee"):
-                line = f"{p.get('institution') or 'Committee'}, {p['role']}: {p['committee']} {p.get('name') or ''}".rstrip()
-                if p.get("rapporteurs"):
-                    line += " — rapporteur " + ", ".join(p["rapporteurs"])
-                if p.get("shadow_rapporteurs"):
-                    line += "; shadow rapporteurs " + ", ".join(p["shadow_rapporteurs"])
-            else:
-                line = "; ".join(f"{k}: {v}" for k, v in p.items())
-            lines.append(line)
-    lines += ["", "Key events"] + [f"{e.date} {e.description}" for e in events]
-    if technical:
-        lines += ["", "Technical information"]
-        lines += [f"{k}: {'; '.join(v) if isinstance(v, list) else v}" for k, v in technical.items()]
-    if documents:
-        lines += ["", "Documentation gateway"]
-        for d in documents:
-            parts = [d.get("institution"), d.get("document_type"), d.get("committee"), d.get("reference"), d.get("date")]
-            lines.append(" | ".join(p for p in parts if p))
-    return "\n".join(lines)
 
 
 def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
@@ -294,17 +110,17 @@ def parse_procedure_file(content: bytes, url: str, reference: str | None = None,
         raise ParseError(f"unparseable HTML: {exc}", url) from None
     for bad in root.xpath("//script|//style|//noscript"):
         bad.drop_tree()
-    if SOFT_404.lower() in _text(root).lower():
+    if SOFT_404.lower() in text_of(root).lower():
         raise ParseError(f"soft 404: the Observatory says {SOFT_404!r}", url)
     heading = root.xpath(f"//h2[{has_class('title-h1')}]")
-    page_reference = normalise_reference(_text(heading[0])) if heading else None
+    page_reference = normalise_reference(text_of(heading[0])) if heading else None
     if not page_reference:
         raise ParseError("no procedure reference heading (h2.es_title-h1 or h2.erpl_title-h1): not a procedure file, "
                          "or the markup changed", url)
     if reference and page_reference != normalise_reference(reference):
         raise ParseError(f"page is procedure {page_reference}, not {reference}", url)
     title_nodes = heading[0].xpath(f"following::h2[{has_class('title-h2')}][1]")
-    title = _text(title_nodes[0]) if title_nodes else ""
+    title = text_of(title_nodes[0]) if title_nodes else ""
     found = sections(root)
     if not title or title in REQUIRED + OPTIONAL:
         raise ParseError("procedure title (h2 title-h2 after the reference) is missing", url)
@@ -356,7 +172,7 @@ def parse_rss(content: bytes, url: str) -> list[dict]:
             found = node.find(name)
             if found is None:
                 found = node.find("{*}" + name)
-            return _clean("".join(found.itertext())) if found is not None else ""
+            return clean("".join(found.itertext())) if found is not None else ""
         title, link = field("title"), field("link")
         if not link:
             link_node = node.find("{*}link")
