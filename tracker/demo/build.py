@@ -3,7 +3,7 @@
 Everything real except the upstream: a `ReplayServer` on 127.0.0.1 answers from ``recordings/``; each
 demo source's ``base_url`` points at its prefix on that server and only that loopback host is trusted
 (``[http] private_hosts``, not ``allow_private_addresses``); the crawl goes through the orchestrator
-(`tracker.crawl.crawl_source`: the real sources, the real `HttpClient`, the real NLP for relevance)
+(`tracker.crawl.crawl`: the real sources, the real `HttpClient`, the real NLP for relevance)
 and then `tracker.annotation.annotate_pending`. Two passes: the second is the next day's crawl, when the
 upstream of 46 U.S.C. 50309 answers a new ETag and an amended text, so the statute gets a second
 version and every other source shows its incremental path (304s, unchanged documents). The first
@@ -152,13 +152,17 @@ def build_demo(db_path: Path, progress: Callable[[str], None] = lambda line: Non
     started = time.monotonic()
     building = db_path.with_name(db_path.name + ".building")
     _remove(building)
-    with (recordings_dir() as recordings, ReplayServer(recordings) as server, tempfile.TemporaryDirectory() as tmp,
-          _placeholder_key()):
-        config_path = Path(tmp) / "demo.toml"
-        config_path.write_text(config_text(server.url(), server.netloc, building), encoding="utf-8")
-        passes = _crawl_passes(config_path, server, progress)
-        totals = _totals(building)
-        misses = list(server.misses)
+    try:
+        with (recordings_dir() as recordings, ReplayServer(recordings) as server, tempfile.TemporaryDirectory() as tmp,
+              _placeholder_key()):
+            config_path = Path(tmp) / "demo.toml"
+            config_path.write_text(config_text(server.url(), server.netloc, building), encoding="utf-8")
+            passes = _crawl_passes(config_path, server, progress)
+            totals = _totals(building)
+            misses = list(server.misses)
+    except BaseException:  # interrupted or broken: no half-built file left behind
+        _remove(building)
+        raise
     _remove(db_path)
     os.replace(building, db_path)
     return DemoResult(db_path, time.monotonic() - started, passes, totals, misses)
@@ -166,9 +170,7 @@ def build_demo(db_path: Path, progress: Callable[[str], None] = lambda line: Non
 
 def _crawl_passes(config_path: Path, server, progress: Callable[[str], None]) -> list[PassResult]:
     from db.schema import connect, ensure_schema
-    from db.writes import register_sources
     from tracker.config import load_config
-    from tracker.crawl import source_rows
 
     config = load_config(str(config_path))
     db = connect(config.database_path)
@@ -179,7 +181,6 @@ def _crawl_passes(config_path: Path, server, progress: Callable[[str], None]) ->
             "note": "A demonstration database built by `tracker demo` from recorded examples shipped in the package "
                     "(replayed on loopback, not live data); see docs/demo.md.",
         })
-        register_sources(db, source_rows(config))
         today = clock.now()
         passes = []
         for phase, at in ((1, today - timedelta(days=1)), (2, today)):
@@ -195,11 +196,11 @@ def _crawl_passes(config_path: Path, server, progress: Callable[[str], None]) ->
 
 def _crawl_pass(db, config, phase: int, progress: Callable[[str], None]) -> PassResult:
     from tracker.annotation import annotate_pending
-    from tracker.crawl import crawl_source
+    from tracker.crawl import crawl
 
     result, quiet = PassResult(), []
     for sid in enabled_sources():
-        run = crawl_source(db, config, sid)
+        (run,) = crawl(db, config, [sid])  # the orchestrator, one source at a time for the progress lines
         line = {"source": run.source, "status": run.status, **run.counts, "message": run.message}
         result.sources.append(line)
         if phase == 1 or run.status != "ok" or run.counts.get("new") or run.counts.get("updated"):
