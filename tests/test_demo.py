@@ -119,6 +119,7 @@ def test_demo_builds_every_feature_offline_in_under_a_minute(built):
 def test_demo_refuses_to_overwrite_a_database_that_is_not_a_demo(tmp_path):
     from db.schema import connect, ensure_schema
 
+    (tmp_path / "empty").mkdir()
     real = tmp_path / "tracker.db"
     db = connect(real)
     ensure_schema(db)
@@ -130,6 +131,9 @@ def test_demo_refuses_to_overwrite_a_database_that_is_not_a_demo(tmp_path):
     assert real.read_bytes() == before
     assert tracker("--db", str(real), "demo", "--no-serve").exit_code == 2  # tracker's own --db: refused the same way
     assert real.read_bytes() == before
+    fresh = tracker("demo", "--db", "tracker.db", "--no-serve", cwd=tmp_path / "empty")  # the crawl's default, absent
+    assert fresh.exit_code == 2 and "the database `tracker crawl` uses" in fresh.output
+    assert not (tmp_path / "empty" / "tracker.db").exists()
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database")
     assert tracker("demo", "--db", str(notes), "--no-serve").exit_code == 2 and notes.read_text() == "not a database"

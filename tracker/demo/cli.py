@@ -32,6 +32,14 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def configured_database(parent: App | None) -> Path:
+    """The database `tracker crawl` uses without --db ([database] path, else ./tracker.db): never the demo's."""
+    try:
+        return App(parent.config_path if parent else None, None).db_path
+    except click.ClickException:  # an invalid configuration: the built-in default
+        return Path("tracker.db")
+
+
 @contextlib.contextmanager
 def quiet_logs() -> Iterator[None]:
     """Only errors from the log while the demo builds (its progress lines say what each source did);
@@ -76,6 +84,8 @@ def demo(ctx: click.Context, db_path: str | None, no_serve: bool, port: int, as_
 
     parent = ctx.obj if isinstance(ctx.obj, App) else None
     path = Path(db_path or (parent.db_override if parent else None) or DEFAULT_DB)
+    if path.resolve() == configured_database(parent).resolve():
+        raise UsageProblem(f"refusing to build the demo in {path}, the database `tracker crawl` uses (choose another --db)")
     try:
         check_target(path)
     except DemoError as exc:
@@ -112,6 +122,8 @@ def demo(ctx: click.Context, db_path: str | None, no_serve: bool, port: int, as_
         if failed:
             sys.exit(1)
         return
+    if problem := port_problem(HOST, port):  # taken while the demo was building
+        raise UsageProblem(f"cannot serve on {HOST}:{port}: {problem}; the demo is built: tracker --db {path} serve --port P")
     from tracker.serve import serve
 
     ctx.obj = App(parent.config_path if parent else None, str(path))
