@@ -465,3 +465,22 @@ def test_fixture_documents_extract_identically_through_the_worker(path):
     run = pdfdocx.pdf_text if path.suffix == ".pdf" else pdfdocx.docx_text
     assert bounded._worker is not None and bounded._worker.alive()  # it went through the worker process
     assert through_worker == run(content, ExtractLimits())  # the same code in-process gives the same text
+
+
+def test_bombs_through_a_real_source_are_item_errors_and_nothing_is_stored(env, replay, docx_bomb):
+    from tests import test_ep_open_data as epod
+
+    epod.serve(replay)
+    replay.add("/distribution/doc/TA-10-2026-0101_en.pdf", shared_stream_pdf(20, PDF_BOMB_STREAM))
+    replay.add("/distribution/reds_iMaQp/E-9-2021-001464-ASW/E-9-2021-001464-ASW_en.docx", docx_bomb)
+    epod.configure(env, replay)
+    started = time.monotonic()
+    result = env.run("crawl", "ep-open-data", "--no-nlp")
+    assert time.monotonic() - started < 20
+    assert "ep-open-data: partial" in result.output, result.output
+    message = next(env.db()["crawl_runs"].rows)["message"]
+    assert message.startswith("2 item(s) failed") and "extract_max_content_bytes" in message, message
+    assert "extraction refused: DOCX XML expands" in result.output  # the warning names the other one
+    docs = epod.documents(env)
+    assert "TA-10-2026-0101" not in docs and "E-9-2021-001464-ASW" not in docs
+    assert {"TA-9-2024-0025", "A-9-2024-0163"} <= set(docs) and all(d["text"].strip() for d in docs.values())

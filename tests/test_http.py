@@ -368,3 +368,20 @@ def test_http_keys_reach_the_client_and_the_extraction_limits(tmp_path):
         assert limits.current().max_pages == 12 and limits.current().timeout_s == 3.5
     finally:
         limits.configure(before)
+
+
+def test_a_trickling_upstream_fails_the_run_at_the_deadline_and_stores_nothing(env, raw):
+    from tests import test_federal_register as fr
+
+    server = raw(trickle(b"", HEAD + b"x" * 400, every_s=0.1))
+    env.configure({"federal-register": {"base_url": server.url("/api/v1")}}, http="deadline_s = 1\ntotal_deadline_s = 1.5",
+                  extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]')
+    assert fr.LISTING  # the listing is the first request the source makes
+    started = time.monotonic()
+    result = env.run("crawl", "federal-register", "--no-nlp")
+    assert time.monotonic() - started < 1.5 + 2  # the deadline, plus start-up and recording the run
+    assert result.exit_code == 1 and "timed out: total_deadline_s = 1.5" in result.output, result.output
+    db = env.db()
+    run = next(db["crawl_runs"].rows)
+    assert run["status"] == "failed" and run["finished_at"] and "timed out" in run["message"]
+    assert db["documents"].count == 0 and db["sources"].get("federal-register")["watermark"] is None
