@@ -329,3 +329,85 @@ def test_read_timeout_after_retries_is_reported_as_a_timeout():
         assert server.connections == 2  # the read was retried once
     finally:
         server.close()
+
+
+# -- bounded listings: page cap, loop detection and the run budget, once for every source ------------
+
+def _context(**options):
+    from crawler.base import CrawlContext, SourceSettings
+    from crawler.http import HttpClient, HttpSettings
+
+    return CrawlContext(source_id="test", settings=SourceSettings(base_url="", options=options), topics=[],
+                        client=HttpClient(HttpSettings()))
+
+
+def test_paging_stops_on_a_repeated_cursor_and_says_so():
+    from crawler import paging
+
+    ctx = _context()
+    pages = {"*": (["a", "b"], "m1"), "m1": (["c"], "m2"), "m2": (["d"], "m1")}  # m2 points back at m1
+    calls = []
+
+    def fetch(cursor):
+        calls.append(cursor)
+        return pages[cursor]
+
+    assert list(paging.paginate(ctx, "*", fetch, what="search 'x'", max_pages=50)) == ["a", "b", "c", "d"]
+    assert calls == ["*", "m1", "m2"]
+    assert len(ctx.item_errors) == 1 and "loop" in ctx.item_errors[0][1] and "search 'x'" in ctx.item_errors[0][1]
+
+
+def test_paging_stops_at_the_cap_and_on_a_repeated_page():
+    from crawler import paging
+
+    ctx = _context()
+    endless = list(paging.paginate(ctx, 0, lambda n: ([f"id-{n}"], n + 1), what="list", max_pages=12))
+    assert endless == [f"id-{n}" for n in range(12)] and "max_pages=12" in ctx.item_errors[0][1]
+    ctx = _context()
+    ignoring_offset = list(paging.paginate(ctx, 0, lambda n: (["same", "ids"], n + 50), what="list", max_pages=12))
+    assert ignoring_offset == ["same", "ids"] and "repeats the entries" in ctx.item_errors[0][1]
+    ctx = _context()
+    assert list(paging.paginate(ctx, 0, lambda n: (["x"] if n == 0 else [], n + 1), what="list", max_pages=12)) == ["x"]
+    assert ctx.item_errors == []  # an empty page ends a listing normally
+
+
+def test_run_budget_is_checked_between_pages():
+    import time as clock_time
+
+    from crawler import paging
+    from crawler.base import RunBudgetExceeded
+
+    ctx = _context()
+    ctx.deadline, ctx.budget_s = clock_time.monotonic() + 0.3, 0.3
+
+    def slow(n):
+        clock_time.sleep(0.2)
+        return [n], n + 1
+
+    read = []
+    with pytest.raises(RunBudgetExceeded, match="run_budget_s"):
+        for entry in paging.paginate(ctx, 0, slow, what="list", max_pages=100):
+            read.append(entry)
+    assert read == [0, 1]
+
+
+def test_govinfo_search_whose_offset_mark_never_ends_is_bounded(env, replay):
+    """A search that answers every page with a fresh offsetMark and new hits stops at max_pages."""
+    import json
+
+    gi.serve_govinfo(replay)
+    page = json.loads((gi.GI / "search_page1.json").read_text())
+    counter = iter(range(10**6))
+
+    def endless(request):
+        n = next(counter)
+        data = dict(page, offsetMark=f"mark-{n}", results=[dict(page["results"][0], lastModified=f"2025-01-01T00:00:{n:02d}Z")])
+        return Response(json.dumps(data), headers={"Content-Type": "application/json"})
+
+    replay.add("/search", endless, when=lambda r: json.loads(r.get_data())["query"].startswith('"LOGINK"'))
+    gi.configure(env, replay, max_pages=5)
+    result = env.run("crawl", "govinfo", "--no-nlp")
+    assert result.exit_code == 1 and "govinfo: partial" in result.output, result.output
+    logink = [r for r in replay.requests if r.path == "/search" and json.loads(r.get_data())["query"].startswith('"LOGINK"')]
+    assert len(logink) == 5
+    assert "max_pages=5" in list(env.db()["crawl_runs"].rows)[-1]["message"]
