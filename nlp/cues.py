@@ -17,12 +17,14 @@ SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
     "maritime": tuple(
         [(w, 1) for w in ("port", "ports", "ship", "ships", "berth", "berths", "quay", "quays", "carrier", "carriers",
                           "freight", "liner", "liners", "teu", "teus", "dock", "docks", "docked", "porto", "porti",
-                          "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven", "havens")]
+                          "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven", "havens",
+                          "shipped", "shipment", "shipments", "ferry", "ferries", "seaports")]
         + [(w, 0) for w in ("seaport", "harbour", "harbor", "terminal", "shipping", "vessel", "container", "maritime",
                             "cargo", "hafen", "häfen", "schiff", "reeder", "frachter", "puerto", "contenedor",
                             "conteneur", "portuari", "portuale", "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",
                             "rederij", "navire", "armateur", "buque", "navier", "żeglug", "morsk", "港", "码头", "碼頭",
-                            "航运", "航運", "集装箱", "貨櫃", "货柜", "船", "コンテナ", "海運", "埠頭")]),
+                            "航运", "航運", "集装箱", "貨櫃", "货柜", "船", "コンテナ", "海運", "埠頭", "fähre", "umschlag",
+                            "overslag", "veerdienst", "항만", "항구", "컨테이너", "해운", "선박", "부두", "터미널")]),
     "china": tuple([(w, 2) for w in ("chin", "beijing", "peking", "communist", "kommunist", "comunist")]
                    + [(w, 1) for w in ("prc", "ccp", "cpc")]
                    + [(w, 0) for w in ("people's republic", "中国", "中國", "中共", "北京", "中华", "中華")]),
@@ -34,7 +36,7 @@ DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
            ("Brüssel", 1), ("Bruselas", 1), ("Brussel", 1), ("Member State", 2), ("États membres", 1),
            ("Estados miembros", 1), ("Mitgliedstaat", 2), ("lidstaten", 1), ("MEP", 2),
            ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
-    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("United States", 1), ("America", 2), ("Washington", 1),
+    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("米下院", 0), ("米上院", 0), ("米議会", 0), ("米政府", 0), ("United States", 1), ("America", 2), ("Washington", 1),
            ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0), ("米国", 0), ("アメリカ", 0),
            ("Vereinigte", 2), ("États-Unis", 1), ("Etats-Unis", 1), ("Estados Unidos", 1), ("EE. UU.", 1),
            ("EE.UU.", 1), ("EEUU", 1), ("Verenigde Staten", 1), ("Amerika", 2), ("amerikan", 2), ("américain", 2),
@@ -52,9 +54,11 @@ DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
 class DocState:
     """Per-document caches: document contexts and sentence cue positions."""
 
-    def __init__(self, text: str, lang: str = "") -> None:
+    def __init__(self, text: str, lang: str = "", named: dict[str, tuple[str, ...]] | None = None) -> None:
         self.text = text
         self.lang = lang
+        self.named = named or {}
+        self._names_entity: dict[str, bool] = {}
         self.doc_context: dict[str, bool] = {}
         self.cue_counts: dict[str, int] = {}
         self.cues: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
@@ -99,6 +103,14 @@ class DocState:
                 value = count(name) > 0
             self.doc_context[name] = value
         return self.doc_context[name]
+
+    def names_entity(self, entity: str) -> bool:
+        """Whether the document names ``entity`` in full or by its acronym somewhere (the ``named`` context:
+        "the Commission" in a document that names the Federal Maritime Commission)."""
+        if entity not in self._names_entity:
+            forms = tuple((form, 1) for form in self.named.get(entity, ()))
+            self._names_entity[entity] = bool(forms) and bool(cue_spans(self.text, 0, len(self.text), forms))
+        return self._names_entity[entity]
 
     def _cue_count(self, group: str) -> int:
         """How often the document cues of ``group`` occur (each group scanned once, when first needed)."""

@@ -12,7 +12,9 @@ optional *context* that must hold for a match to count:
 - ``anchor``: a port word right next to the match ("port of X", "X harbour", "X港");
 - ``china`` / ``logink_zh``: the sentence mentions China / the Chinese platform;
 - ``eu`` / ``us`` / ``cn``: the document mentions the EU / the United States / China (an English
-  document that names no jurisdiction at all counts as American for ``us``).
+  document that names no jurisdiction at all counts as American for ``us``);
+- ``named``: the document names the entity by another of its explicit names ("the Commission" in a
+  document that names the Federal Maritime Commission or the FMC).
 
 A US congressional committee named "Committee on X" is also matched as "Committee on X of the
 Senate" / "... of the House of Representatives", the form bills use.
@@ -36,14 +38,15 @@ from typing import Iterator, NamedTuple
 import yaml
 
 from nlp import cache
-from nlp.text import has_cjk
+from nlp.text import HANGUL, has_cjk
 
 DATA_DIR = Path(__file__).parent / "data"
 YAML_FILES = ("platforms.yaml", "orgs.yaml", "legislation.yaml", "ports.yaml")
+PROVINCES_FILE = "cn_provinces.yaml"
 WPI_FILE = "wpi_ports.csv.gz"
 UNLOCODE_FILE = "unlocode_ports_2022-1.csv.gz"
 TYPES = ("PLATFORM", "PORT", "COMPANY", "GOV_ORG", "LEGISLATION", "TOPIC")
-CONTEXTS = ("maritime", "anchor", "china", "logink_zh", "eu", "us", "cn")
+CONTEXTS = ("maritime", "anchor", "china", "logink_zh", "eu", "us", "cn", "named")
 
 # Ranks order the entities that share a surface: the first whose context holds wins.
 RANK_EXPLICIT, RANK_GENERATED, RANK_CURATED_NAME, RANK_BULK_MAJOR, RANK_BULK = range(5)
@@ -78,6 +81,7 @@ _CITY_FIRST = {
     "wellington", "wilmington", "windsor", "bone", "bona", "bonny", "deseo", "casablanca", "bordeaux", "nantes",
 }
 _CHAMBERS = {"org:us-senate": "Senate", "org:us-house": "House of Representatives"}
+_PORT_SUFFIX = re.compile(r"\w(?:haven|hafen|havn|hamn)$")  # Dutch, German, Danish, Swedish compounds
 _PORT_WORDS = {"port", "puerto", "porto", "harbour", "harbor", "haven", "havn", "hafen", "pelabuhan", "mina"}
 
 
@@ -110,6 +114,7 @@ class Gazetteer:
     surfaces: dict[tuple[str, bool], list[Alias]]
     forms: dict[tuple[str, bool], str]  # a surface as written (what the tokenizer sees)
     version: str
+    named: dict[str, tuple[str, ...]]  # entity -> its explicit full names, for aliases with the "named" context
 
 
 def _surface(text: str, case_sensitive: bool) -> tuple[str, bool]:
@@ -177,19 +182,31 @@ class _Builder:
         for eid, ent in self.entities.items():
             self.entities[eid] = Entity(ent.id, ent.name, ent.type, ent.country, tuple(self.names[eid]),
                                         ent.external_ids, ent.parent)
+        named: dict[str, list[str]] = {}
         for refs in self.surfaces.values():
             refs.sort(key=lambda a: a.rank)
-        return Gazetteer(self.entities, dict(self.surfaces), self.forms, version)
+            named.update((a.entity, []) for a in refs if a.context == "named")
+        for key, refs in self.surfaces.items():
+            for a in refs:
+                if (a.entity in named and a.context != "named" and a.rank == RANK_EXPLICIT
+                        and (" " in key[0] or has_cjk(key[0]))):  # full names, not the acronym a "named" alias may be
+                    named[a.entity].append(self.forms[key])
+        return Gazetteer(self.entities, dict(self.surfaces), self.forms, version,
+                         {eid: tuple(forms) for eid, forms in named.items()})
 
 
 # --- ports ---------------------------------------------------------------------------------------
 
+_HANGUL_NAME = re.compile(f"[{HANGUL}]")
 _LATIN_VARIANTS = ("Port of {}", "{} port", "{} Port Authority", "Port Authority of {}", "{} harbour", "{} harbor",
                    "{} seaport", "{} container terminal", "haven van {}", "Hafen {}", "Hafen von {}", "port de {}",
                    "puerto de {}", "porto di {}", "porto de {}")
 def _port_variants(name: str) -> list[str]:
+    """Port names built from a bare place name: "Port of X", "haven van X", "X港", "X항" ..."""
+    if _HANGUL_NAME.search(name):
+        return [name + "항", name + "항만"]  # Korean: 로테르담항, 부산항만
     if has_cjk(name):
-        return [name + "港", name + "港口"]
+        return [name + "港", name + "港口"]  # Chinese and Japanese: 鹿特丹港, ロッテルダム港
     out = [v.format(name) for v in _LATIN_VARIANTS]
     if name[0] in "AEIOUaeiou":
         out.append(f"port d'{name}")
@@ -295,6 +312,34 @@ def _add_ports(b: _Builder, curated: list[dict]) -> None:
         _add_bulk_names(b, eid, port["names"], countries, context, rank)
 
 
+def _add_provincial_transport(b: _Builder, provinces: list[dict]) -> None:
+    """One GOV_ORG per Chinese provincial-level transport department, with its Chinese and English names:
+    浙江省交通运输厅 / "Zhejiang Provincial Department of Transport", 广西壮族自治区交通运输厅, 上海市交通委员会."""
+    for p in provinces:
+        en, kind = p["en"], p["kind"]
+        spellings = [p["zh"], *([p["zh_t"]] if p.get("zh_t") else [])]
+        if kind == "municipality":
+            zh = [f"{z}市{office}" for z in spellings for office in ("交通委员会", "交通运输委员会", "交通委", "交通运输局")]
+            names = [f"{en} Municipal Transportation Commission", f"{en} Municipal Transport Commission",
+                     f"{en} Municipal Commission of Transport", f"{en} Municipal Commission of Transportation",
+                     f"{en} Transport Commission", f"{en} Transportation Commission"]
+            name = f"{en} Municipal Transportation Commission"
+        else:
+            unit = "省" if kind == "province" else "自治区"
+            zh = [f"{z}{unit}交通运输厅" for z in spellings] + [f"{z}交通运输厅" for z in spellings]
+            zh += [f"{p['full']}交通运输厅"] if p.get("full") else []
+            adjective = "Provincial" if kind == "province" else "Regional"
+            names = [f"{en} {adjective} Department of {t}" for t in ("Transport", "Transportation")]
+            names += [f"{en} {adjective} {t} Department" for t in ("Transport", "Transportation")]
+            names += [f"{en} Department of {t}" for t in ("Transport", "Transportation")]
+            names += [f"Department of {t} of {en} {'Province' if kind == 'province' else 'Autonomous Region'}"
+                      for t in ("Transport", "Transportation")]
+            name = f"{en} {adjective} Department of Transportation"
+        slug = en.lower().replace(" ", "-")
+        b.add({"id": f"org:cn-{slug}-transport", "name": name, "type": "GOV_ORG", "country": "CN",
+               "aliases": {"en": names, "zh": zh}})
+
+
 def _add_bulk_names(b: _Builder, eid: str, names: list[str], countries: set[str], context: str, rank: int) -> None:
     """Match the usable bare names; list the others (common words, country names) without matching them."""
     for name in names:
@@ -308,6 +353,8 @@ def _add_bulk_names(b: _Builder, eid: str, names: list[str], countries: set[str]
                 b.alias(eid, clean, case=True, bare=True, rank=rank)
             else:
                 ctx = "anchor" if clean.lower() in _CITY_FIRST else context
+                if ctx == "anchor" and _PORT_SUFFIX.search(clean):
+                    ctx = "maritime"  # "Eemshaven", "Cuxhaven": a harbour by name, a port in a maritime sentence
                 b.alias(eid, clean, case=True, context=ctx, bare=True, rank=rank)
 
 
@@ -316,7 +363,7 @@ def _add_bulk_names(b: _Builder, eid: str, names: list[str], countries: set[str]
 def data_version() -> str:
     """SHA-256 over the data files: changes whenever any alias or entity changes."""
     digest = hashlib.sha256()
-    for name in (*YAML_FILES, WPI_FILE, UNLOCODE_FILE):
+    for name in (*YAML_FILES, PROVINCES_FILE, WPI_FILE, UNLOCODE_FILE):
         digest.update(name.encode())
         digest.update((DATA_DIR / name).read_bytes())
     return digest.hexdigest()
@@ -333,6 +380,7 @@ def build_gazetteer(version: str) -> Gazetteer:
     for name in YAML_FILES[:-1]:
         for raw in _yaml(name):
             b.add(raw)
+    _add_provincial_transport(b, _yaml(PROVINCES_FILE))
     _add_ports(b, _yaml("ports.yaml"))
     return b.finish(version)
 
@@ -345,14 +393,15 @@ def _cache_name(version: str) -> str:
 
 def _to_plain(gaz: Gazetteer) -> bytes:
     return marshal.dumps(({k: tuple(e) for k, e in gaz.entities.items()},
-                          {k: [tuple(a) for a in refs] for k, refs in gaz.surfaces.items()}, gaz.forms, gaz.version))
+                          {k: [tuple(a) for a in refs] for k, refs in gaz.surfaces.items()}, gaz.forms, gaz.version,
+                          gaz.named))
 
 
 def _from_plain(data: bytes) -> Gazetteer:
-    entities, surfaces, forms, version = marshal.loads(data)
+    entities, surfaces, forms, version, named = marshal.loads(data)
     new = tuple.__new__
     return Gazetteer({k: new(Entity, e) for k, e in entities.items()},
-                     {k: [new(Alias, a) for a in refs] for k, refs in surfaces.items()}, forms, version)
+                     {k: [new(Alias, a) for a in refs] for k, refs in surfaces.items()}, forms, version, named)
 
 
 @lru_cache(maxsize=1)

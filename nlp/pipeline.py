@@ -23,7 +23,7 @@ from nlp.gazetteer import Alias, Gazetteer, entity_rows, load_gazetteer
 from nlp.langid import SUPPORTED, detect
 from nlp.matching import Patterns, gazetteer_patterns
 from nlp import cache, mentions
-from nlp.rules import DEFER, Candidate, accept, rescue
+from nlp.rules import DEFER, Candidate, accept, rescue, shape_ok
 from nlp.cues import DocState
 from nlp.text import CJK_CHARS, CJK_PUNCT, Block, cjk_language, fold_cjk, has_cjk, paragraphs
 from nlp.tokenizers import CJK_LANGUAGES, lang_model, model_key, recycle_if_grown
@@ -176,7 +176,7 @@ class Annotator:
         for i, (_, blocks) in enumerate(plans):
             for block_lang, block in blocks:
                 by_lang.setdefault(block_lang, []).append((i, block))
-        states = [DocState(text, plan[0]) for (_, text, _), plan in zip(batch, plans)]
+        states = [DocState(text, plan[0], self.gazetteer.named) for (_, text, _), plan in zip(batch, plans)]
         mentions: list[list[dict]] = [[] for _ in batch]
         gazetteer = gazetteer_patterns()
         for lang, blocks in by_lang.items():
@@ -217,7 +217,11 @@ class Annotator:
         for patterns, surfaces in sources:
             for key, start, end in patterns(doc):
                 first_deferred = None
+                form = self.gazetteer.forms.get(key)
                 for alias in surfaces[key]:
+                    ent = self.gazetteer.entities.get(alias.entity)
+                    if not shape_ok(ent.type if ent else None, form, key[1], doc, start, end):
+                        continue
                     verdict = accept(alias, doc, start, end, state)
                     if verdict is True:
                         candidates.append(Candidate(start, end, alias))

@@ -7,6 +7,7 @@ that failed only their maritime context but stand next to shipping names. Detail
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spacy.tokens import Doc
@@ -42,6 +43,47 @@ _PERSON_TITLES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sen.", 
 
 
 
+# A place name used for its city: "the mayor of Rotterdam", "a conference in Hamburg", "born in Antwerp".
+_CITY_SENSE_BEFORE = {"mayor", "downtown", "burgemeester", "bürgermeister", "oberbürgermeister", "alcalde", "maire",
+                      "sindaco", "visited", "visiting", "residents", "citizens", "suburbs", "outskirts"}
+_CITY_SENSE_HEADS = {
+    "mayor", "city", "municipality", "conference", "summit", "meeting", "meetings", "forum", "congress", "expo", "fair",
+    "exhibition", "held", "hosted", "born", "lives", "lived", "living", "headquartered", "headquarters", "office",
+    "offices", "court", "university", "embassy", "consulate", "hotel", "trip", "visit", "flight", "flights", "airport",
+    "residents", "streets", "protests", "protest", "rally", "festival", "concert", "election", "elections", "council",
+    "gemeente", "stad", "stadt", "ville", "ciudad", "città", "konferenz", "tagung", "conferentie", "conférence",
+    "conferencia", "sommet", "gipfel", "cumbre", "studied", "speech", "talks",
+}
+_CITY_SENSE_LINKS = {"in", "of", "de", "van", "von", "du", "di", "à", "a", "en", "im", "te", "at", "to"}
+_CITY_SENSE_AFTER = {"city", "municipality", "mayor", "council", "residents", "citizens", "airport", "university"}
+# Head words of longer proper names that contain a place: "Zona Franca de Barcelona", "University of Antwerp".
+_INSTITUTION_HEADS = {
+    "university", "universidad", "universiteit", "universität", "université", "università", "universitat", "school",
+    "college", "institute", "instituto", "institut", "academy", "consortium", "consorcio", "consorci", "franca", "zone",
+    "zona", "chamber", "cámara", "cambra", "kamer", "kammer", "bank", "banco", "club", "court", "tribunal", "museum",
+    "museo", "hospital", "airport", "aeropuerto", "council", "ayuntamiento", "gemeente", "municipality", "diocese",
+    "cathedral", "stadium", "orchestra", "festival", "marathon", "zoo", "gallery", "library", "fc", "cf",
+}
+_NAME_LINKS = {"de", "la", "del", "of", "the", "di", "van", "von", "du", "des", "der", "d'", "l'", "el"}
+# "ROTTERDAM, Dec 3 (Reuters) -", "Hamburg/Bremen (dpa) -": the place of a dateline, not a port call.
+_DATELINE_TAIL = re.compile(r"(?:\s*/\s*[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*)*\s*"
+                            r"(?:,\s*(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?|\d{1,2}\s+[A-Z][a-z]{2,8}\.?))?\s*"
+                            r"(?:\([^()\n]{2,30}\))?\s*[-\u2013\u2014]")
+_DATELINE_LEAD = re.compile(r"^\s*(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*\s*/\s*)+$")  # "Antwerp/" before "Rotterdam"
+# After a company name, words that continue the company's own name; any other capitalised word after
+# "the COSCO Shipping" / "the MSC" makes a vessel's name ("the COSCO Shipping Aries", "the MSC Irina").
+_COMPANY_TAILS = {
+    "lines", "line", "group", "holdings", "holding", "ports", "port", "shipping", "logistics", "terminals", "terminal",
+    "corporation", "corp", "company", "co", "ltd", "limited", "ag", "sa", "nv", "bv", "inc", "llc", "plc", "gmbh",
+    "international", "container", "containers", "agency", "bulk", "tankers", "technologies", "cloud", "network",
+    "foundation", "institute", "center", "centre", "chairman", "ceo", "chief", "president", "management", "capital",
+    "services", "systems", "solutions", "digital", "express", "navigation", "marine", "maritime", "trading", "europe",
+    "asia", "americas", "china", "alliance", "board", "spokesman", "spokeswoman", "spokesperson", "executive",
+}
+_VESSEL_WORDS = {"vessel", "vessels", "ship", "ships", "containership", "boxship", "freighter", "tanker", "carrier",
+                 "mv", "m/v", "aboard", "onboard", "named", "schiff", "containerschip", "navire", "buque"}
+
+
 @dataclass
 class Candidate:
     """A match of an alias: token indices ``[start, end)`` in the paragraph's doc."""
@@ -52,8 +94,12 @@ class Candidate:
 
 
 def accept(alias: Alias, doc: Doc, start: int, end: int, state: DocState) -> bool | str:
-    """True when the alias's conditions hold; DEFER when only its maritime context is missing."""
-    if alias.bare and not plain_name(doc, start, end, state, alias.entity.startswith("port:")):
+    """True when the alias's conditions hold; DEFER when only its maritime context (or, in a maritime
+    sentence, its adjacent port word) is missing: ``rescue`` may still take it."""
+    place = alias.entity.startswith("port:")
+    if alias.bare and not plain_name(doc, start, end, state, place):
+        return False
+    if place and (dateline(doc, start, end, state) or in_institution_name(doc, start, state)):
         return False
     ctx = alias.context
     if ctx is None:
@@ -62,21 +108,31 @@ def accept(alias: Alias, doc: Doc, start: int, end: int, state: DocState) -> boo
         return False
     if ctx == "us" and end - start > 1:  # names ("Coast Guard"), not acronyms or bare words ("DOT", "Senate")
         return state.has_doc_context("us_default")
+    if ctx == "named":
+        return state.names_entity(alias.entity)
     if ctx in DOC_CUES:
         return state.has_doc_context(ctx)
     if ctx == "anchor":
         before = {t.lower_ for t in doc[max(0, start - 3) : start]}
         if before & _DRY_PORT:
             return False
-        return bool(before & _PORT_BEFORE) or (end < len(doc) and doc[end].lower_ in _PORT_AFTER)
+        if before & _PORT_BEFORE or (end < len(doc) and doc[end].lower_ in _PORT_AFTER):
+            return True
+        # a secondary port in a maritime sentence: counts when listed with a port ("via Vlissingen and Terneuzen")
+        return DEFER if place and _sentence_has("maritime", doc, start, end, state) else False
+    if _sentence_has(ctx, doc, start, end, state):
+        return True
+    return DEFER if ctx == "maritime" else False
+
+
+def _sentence_has(ctx: str, doc: Doc, start: int, end: int, state: DocState) -> bool:
+    """Whether the sentence of tokens ``[start, end)`` has a cue of ``ctx`` outside the match."""
     s_start, s_end = state.sentences_of(doc).chars(start, end)
     key = (ctx, id(doc), s_start)
     if key not in state.cues:
         state.cues[key] = cue_spans(state.lowered(), s_start, s_end, SENTENCE_CUES[ctx])
     lo, hi = doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
-    if any(e <= lo or s >= hi for s, e in state.cues[key]):
-        return True
-    return DEFER if ctx == "maritime" else False
+    return any(e <= lo or s >= hi for s, e in state.cues[key])
 
 
 def rescue(doc: Doc, accepted: list[Candidate], deferred: list[Candidate], state: DocState,
@@ -151,6 +207,8 @@ def plain_name(doc: Doc, start: int, end: int, state: DocState, place: bool) -> 
         if (prev.is_alpha and prev.text[:1].isupper() and prev.lower_ not in _NAME_OK_BEFORE
                 and not state.line_break_between(prev.idx + len(prev), first.idx)):
             return False
+        if place and _city_sense_before(doc, start):
+            return False
     if end < len(doc):
         last, nxt, after = doc[end - 1], doc[end], doc[end + 1].lower_ if end + 1 < len(doc) else ""
         if (nxt.is_alpha and nxt.text[:1].isupper() and nxt.lower_ not in _NAME_OK_AFTER
@@ -160,4 +218,65 @@ def plain_name(doc: Doc, start: int, end: int, state: DocState, place: bool) -> 
             return False  # "Hong Kong-based OOCL": the city
         if place and nxt.lower_ in ("'s", "\u2019s") and after not in _PORT_AFTER | _PORT_NOUNS:
             return False  # "Singapore's PSA", "Hamburg's HHLA"; but "Rotterdam's port" stays
+        if place and nxt.lower_ in _CITY_SENSE_AFTER:
+            return False  # "Rotterdam city council"
     return True
+
+
+def _city_sense_before(doc: Doc, start: int) -> bool:
+    """ "mayor of X", "a conference in X", "born in X", "downtown X": the city, not its port."""
+    words = [t.lower_ for t in doc[max(0, start - 3) : start] if t.lower_ not in ("the", "a", "an")]
+    if words and words[-1] in _CITY_SENSE_BEFORE:
+        return True
+    return len(words) >= 2 and words[-1] in _CITY_SENSE_LINKS and words[-2] in _CITY_SENSE_HEADS
+
+
+def in_institution_name(doc: Doc, start: int, state: DocState) -> bool:
+    """Whether a place name ends a longer proper name: "Consorci de la Zona Franca de Barcelona",
+    "University of Antwerp" (a capitalised head word, then only linking words, before the place)."""
+    k = start - 1
+    while k >= 0 and start - k <= 4 and doc[k].lower_ in _NAME_LINKS:
+        k -= 1
+    if k < 0 or k == start - 1:
+        return False  # nothing links it to a preceding head word (that case is plain_name's)
+    head = doc[k]
+    return head.text[:1].isupper() and head.lower_ in _INSTITUTION_HEADS
+
+
+def dateline(doc: Doc, start: int, end: int, state: DocState) -> bool:
+    """Whether a place name opens a news dateline: at the start of a line, followed by an optional
+    second place, date and agency, then a dash ("ROTTERDAM, Dec 3 (Reuters) -")."""
+    first, last = doc[start], doc[end - 1]
+    lead = state.block_text[: first.idx]
+    line_start = lead.rfind("\n") + 1 if "\n" in lead else 0
+    if lead[line_start:].strip() and not _DATELINE_LEAD.match(lead[line_start:]):
+        return False
+    return _DATELINE_TAIL.match(state.block_text, last.idx + len(last)) is not None
+
+
+def vessel_name(doc: Doc, start: int, end: int) -> bool:
+    """Whether a company name starts a vessel's name: "the COSCO Shipping Aries", "container ship MSC
+    Irina" (a capitalised word follows that is not part of a company's name, after "the" or a ship word)."""
+    if start == 0 or doc[start - 1].lower_ not in _VESSEL_WORDS | {"the"}:
+        return False
+    k = end
+    while k < len(doc) and doc[k].lower_ in _COMPANY_TAILS and doc[k].text[:1].isupper():
+        k += 1  # "the COSCO [Shipping] Aries"
+    return k < len(doc) and doc[k].is_alpha and doc[k].text[:1].isupper() and doc[k].lower_ not in _COMPANY_TAILS
+
+
+def proper_case(form: str, matched: str) -> bool:
+    """Whether a case-insensitive match keeps the capitals of a port's name: "Port Said" is not "the port
+    said", "Port Louis" not "port louis" (the first word may be lower case: "port of Rotterdam")."""
+    form_words, text_words = form.split(), matched.split()
+    if len(form_words) != len(text_words) or matched.isupper():
+        return True
+    return all(not f[:1].isupper() or t[:1].isupper() for f, t in zip(form_words[1:], text_words[1:]))
+
+
+def shape_ok(entity_type: str | None, form: str | None, case_sensitive: bool, doc: Doc, start: int, end: int) -> bool:
+    """Checks on a match's own words: a port's name keeps its capitals (``proper_case``); a company's
+    name is not the start of a vessel's name (``vessel_name``)."""
+    if entity_type == "PORT" and form and not case_sensitive and not proper_case(form, doc[start:end].text):
+        return False
+    return not (entity_type == "COMPANY" and vessel_name(doc, start, end))
