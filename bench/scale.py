@@ -39,7 +39,8 @@ from bench.corpus import Corpus, entity_rows  # noqa: E402
 from db import writes  # noqa: E402
 from db.schema import connect, ensure_schema  # noqa: E402
 
-TARGETS = {"ingest_nlp_words_per_s": 100_000, "search_p95_ms": 100, "digest_s": 2.0, "peak_rss_mb": 1024}
+TARGETS = {"ingest_nlp_words_per_s": 100_000, "search_p95_ms": 100, "analyst_search_p95_ms": 500, "digest_s": 2.0,
+           "peak_rss_mb": 1024}
 
 
 def peak_rss_mb() -> float:
@@ -190,7 +191,9 @@ def summary(times: list[float]) -> dict:
 def bench_datasette(path: Path, corpus: Corpus, repeats: int) -> dict:
     from tracker.serve import build_datasette, metadata_for
 
-    ds = build_datasette(path)
+    started = time.perf_counter()
+    ds = build_datasette(path)  # creates the front end's facet index on first use (db.frontend.ensure_frontend)
+    build_s = time.perf_counter() - started
     name = path.stem
 
     async def run() -> dict:
@@ -208,8 +211,12 @@ def bench_datasette(path: Path, corpus: Corpus, repeats: int) -> dict:
         kinds = {
             "search_api": lambda t: f"/{name}/documents.json?" + urlencode(
                 {"_search": t, "_shape": "array", "_col": ["title", "source", "published_at", "url"], "_nofacet": 1, "_nocount": 1}, doseq=True),
-            "search_page_html": lambda t: f"/{name}/documents?" + urlencode({"_search": t}),
+            # the page an analyst opens: ranked results with passages, the count and six facets (HTML)
+            "search_analyst_page": lambda t: f"/{name}/search_documents?" + urlencode({"q": t}),
             "search_ranked_canned": lambda t: f"/{name}/search_documents.json?" + urlencode({"q": t, "_shape": "array"}),
+            # the documents table's search with its seven facets (the search box now leads to the analyst
+            # page; an explicit sort keeps the table)
+            "search_table_html": lambda t: f"/{name}/documents?" + urlencode({"_search": t, "_sort_desc": "id"}),
         }
         results, matches = {}, {}
         for kind, url in kinds.items():
@@ -242,6 +249,7 @@ def bench_datasette(path: Path, corpus: Corpus, repeats: int) -> dict:
                 timed_out[label] = response.json().get("facets_timed_out", [])
             results[label] = summary(times)
         results["facets_timed_out"] = timed_out
+        results["build_datasette_s"] = round(build_s, 1)
 
         canned = {
             "new_mentions_7d": f"/{name}/new_mentions.json?days=7&_shape=array",
@@ -306,9 +314,11 @@ def report(results: dict) -> str:
         f"| scale.db: {scale['documents']:,} docs, {scale['mentions']:,} mentions, {scale['words']:,} words | built in {scale['build_s']} s | |",
         f"| database size | {scale['db_mb']:,} MB | |",
     ]
-    for kind in ("search_api", "search_ranked_canned", "search_page_html"):
-        w = web[kind]
-        lines.append(f"| {kind} p50 / p95 ({w['n']} queries) | {w['p50_ms']} / {w['p95_ms']} ms | p95 < {TARGETS['search_p95_ms']} ms |")
+    for kind, target in (("search_api", TARGETS["search_p95_ms"]), ("search_analyst_page", TARGETS["analyst_search_p95_ms"]),
+                         ("search_ranked_canned", None), ("search_table_html", None)):
+        if kind in web:
+            w = web[kind]
+            lines.append(f"| {kind} p50 / p95 ({w['n']} queries) | {w['p50_ms']} / {w['p95_ms']} ms | {f'p95 <= {target} ms' if target else ''} |")
     for key, w in web.items():
         if key.startswith(("facets_", "mentions_page", "canned_")) and isinstance(w, dict) and "p50_ms" in w:
             lines.append(f"| {key} p50 / p95 | {w['p50_ms']} / {w['p95_ms']} ms | |")

@@ -267,6 +267,6 @@ DOCUMENT_PANEL_SQL = f"""
     from documents d left join sources s on s.id = d.source
     where d.id = ?"""
 DOCUMENT_MENTIONS_SQL = """
-    select m.id, m.text, m.start, m."end", m.stance, m.entity_id, coalesce(e.name, m.entity_id) as entity
+    select m.id, m.text, m.sentence, m.start, m."end", m.stance, m.entity_id, coalesce(e.name, m.entity_id) as entity
     from mentions m left join entities e on e.id = m.entity_id
     where m.document_id = ? order by m.start limit 2000"""

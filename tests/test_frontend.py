@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -621,3 +622,183 @@ def test_hash_password_option_prints_a_usable_hash(env):
     result = env.run("serve", "--hash-password", input="pw-123\npw-123\n")
     assert result.exit_code == 0, result.output
     assert verify_password("pw-123", result.output.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- pages an analyst reads
+
+
+def test_documents_table_shows_what_analysts_read_first(sample):
+    ds, _, ids = sample
+    page = get(ds, f"/{DB}/documents").text
+    header = re.findall(r'<th [^>]*class="col-([a-z_]+)"', page)
+    assert header[:6] == ["title", "published_at", "source", "jurisdiction", "doc_type", "stance"]
+    assert "text" not in header and header.index("content_hash") > header.index("url")  # raw text left out, hashes last
+    assert '<span class="stance stance-critical">critical</span>' in page
+    # the source is its id (the label made the column 350 px wide); URLs are short links, javascript: is text
+    assert re.search(r'<td class="col-source[^"]*"><a href="/frontdesk/sources/federal-register" title="Federal Register">federal-register</a>', page)
+    assert '<a class="short-url" href="https://example.gov/2025-03134" title="https://example.gov/2025-03134"' in page
+    assert 'href="javascript:' not in page and '<span class="not-a-link">javascript:alert(2)</span>' in page
+    assert '<span class="id-list" title="org:cosco, platform:logink">org:cosco, platform:logink</span>' in page
+    assert json.loads(get(ds, f"/{DB}/documents.json?_shape=array&id={ids['2025-03134']}").text)[0]["text"].startswith("Notice.")
+
+
+def test_mentions_table_starts_with_the_sentence(sample):
+    ds, _, _ = sample
+    header = re.findall(r'<th [^>]*class="col-([a-z_]+)"', get(ds, f"/{DB}/mentions").text)
+    assert header[:3] == ["sentence", "entity_id", "stance"]
+
+
+def test_home_page_lists_tables_in_the_analysts_order(sample):
+    ds, _, _ = sample
+    page = get(ds, "/").text
+    order = re.findall(rf'<li><a href="/{DB}/([a-z_0-9]+)">', page)
+    assert order[:4] == ["documents", "mentions", "dossiers", "events"] and order[-1] == "entities"
+    assert {"source_health", "document_versions", "crawl_runs"} <= set(order) and "http_validators" not in order
+
+
+def test_document_row_page_is_readable_prose_with_marked_mentions(sample):
+    ds, db, ids = sample
+    page = get(ds, f"/{DB}/documents/{ids['2025-03134']}").text
+    reading = page.split('<article class="document-reading">')[1].split("</article>")[0]
+    assert "Notice of Proposed Action on LOGINK" in reading and '<span class="stance stance-critical">' in reading
+    marks = re.findall(r'<mark class="stance-([a-z]+)" title="([^"]+)">([^<]+)</mark>', reading)
+    assert ("critical", "LOGINK: critical", "LOGINK") in marks and ("unclassified", "COSCO Shipping: unclassified", "COSCO Shipping") in marks
+    assert len(marks) == 3  # every mention of the document, at its offsets
+    assert 'href="https://example.gov/2025-03134"' in reading
+    assert ".document-reading { max-width: 75ch;" in page
+    crafted = get(ds, f"/{DB}/documents/{ids['2025-06927']}").text.split('<article class="document-reading">')[1]
+    assert "Analysts said &lt;img src=x onerror=alert(1)&gt; <mark" in crafted and "<img src=x" not in crafted
+    assert "Original document" not in crafted.split("</article>")[0]  # javascript: never becomes a link
+
+
+def test_prose_splits_paragraphs_and_marks_by_offsets():
+    from tracker.plugins.reading import prose
+
+    text = "First <para> with LOGINK.\n\nSecond one: LOGINK and NEAL-NET."
+    mentions = [{"text": "LOGINK", "start": 18, "end": 24, "stance": "critical", "entity": "LOGINK", "sentence": None},
+                # sentence offsets (not the document's): found through the sentence
+                {"text": "LOGINK", "start": 12, "end": 18, "stance": None, "entity": "LOGINK", "sentence": "Second one: LOGINK and NEAL-NET."},
+                {"text": "NEAL-NET", "start": 51, "end": 59, "stance": "neutral", "entity": "NEAL-NET", "sentence": None}]
+    paragraphs = [str(p) for p in prose(text, mentions)]
+    assert paragraphs == [
+        'First &lt;para&gt; with <mark class="stance-critical" title="LOGINK: critical">LOGINK</mark>.',
+        'Second one: <mark class="stance-unclassified" title="LOGINK: unclassified">LOGINK</mark> and '
+        '<mark class="stance-neutral" title="NEAL-NET: neutral">NEAL-NET</mark>.']
+
+
+def test_search_page_has_count_facets_and_friendly_messages(sample):
+    ds, _, ids = sample
+    page = get(ds, f"/{DB}/search_documents?q=LOGINK").text
+    assert re.search(r'class="search-count">3 documents match', page)
+    facet = lambda name: dict(re.findall(r'<a href="[^"]+">([^<]+)</a> <span class="meta">(\d+)</span>',
+                                         page.split(f"<h4>{name}</h4>")[1].split("</ul>")[0]))
+    assert facet("Source") == {"federal-register": "2", "ep-open-data": "1"}
+    assert facet("Stance") == {"critical": "1", "neutral": "1", "supportive": "1"}
+    assert facet("Year") == {"2025": "2", "2024": "1"}
+    filtered = get(ds, f"/{DB}/search_documents?q=LOGINK&source=federal-register").text
+    assert re.search(r'class="search-count">2 documents match with\s+source = federal-register', filtered)
+    assert 'class="result-title"' in filtered and filtered.count('class="result-title"') == 2
+    for text, message in (("AND", "AND, OR and NOT go between words"), ("*", "type a word"),
+                          ("port OR NOT crane", "OR NOT cannot be searched")):
+        page = html.unescape(get(ds, f"/{DB}/search_documents?" + urlencode({"q": text})).text)
+        error = page.split('<p class="message-error search-error">Cannot search this: ')[1].split("</p>")[0]
+        assert message in error, (text, error)
+    repaired = get(ds, f"/{DB}/search_documents?" + urlencode({"q": "LOGINK NOT"})).text
+    assert "Searched with repairs: ignored a NOT with nothing after it." in repaired and "3 documents match" in repaired
+    excluded = get(ds, f"/{DB}/search_documents?" + urlencode({"q": "NOT LOGINK"})).text
+    assert "1 document matches" in excluded and "Question on port congestion" in excluded
+
+
+def test_dashboard_opens_on_the_first_configured_topic(tmp_path):
+    path = tmp_path / f"{DB}.db"
+    build_sample(path)
+    ds = build_datasette(path, default_topic="logink")
+    response = get(ds, "/-/dashboards/mentions")
+    assert response.status_code == 302 and response.headers["location"].endswith("/-/dashboards/mentions?topic=logink")
+    assert get(ds, "/-/dashboards/mentions?topic=logink").status_code == 200
+
+
+# ---------------------------------------------------------------- serving bounded (issue 14 item 7)
+
+
+def test_security_headers_on_every_response(sample):
+    ds, _, _ = sample
+    for path in ("/", f"/{DB}/documents", f"/{DB}/documents.json", "/robots.txt", f"/{DB}/new_mentions_feed.atom", "/nothing-here"):
+        headers = get(ds, path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"] and "object-src 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+
+
+def test_one_value_and_one_response_are_capped(sample, monkeypatch):
+    from tracker.plugins import guard
+
+    ds, _, _ = sample
+    response = get(ds, f"/{DB}.json?" + urlencode({"sql": "select randomblob(400000000)"}))
+    assert response.status_code == 400 and "string or blob too big" in response.text  # was 533 MB of JSON
+    monkeypatch.setattr(guard, "MAX_RESPONSE_BYTES", 200_000)
+    big = get(ds, f"/{DB}.json?" + urlencode({"sql": "select hex(randomblob(150000)) as a, hex(randomblob(150000)) as b"}))
+    assert big.status_code == 400 and big.text.startswith("400 Response too large") and len(big.content) < 1000
+    assert get(ds, f"/{DB}/sources.json").status_code == 200  # small responses pass
+
+
+SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 4000000) select count(*) from c"
+
+
+def test_a_cheap_page_is_not_stuck_behind_slow_queries(sample):
+    ds, _, _ = sample
+
+    async def run():
+        async def timed(path):
+            started = asyncio.get_running_loop().time()
+            response = await ds.client.get(path)
+            return response.status_code, asyncio.get_running_loop().time() - started
+
+        slow = [asyncio.create_task(timed(f"/{DB}.json?" + urlencode({"sql": SLOW_SQL}))) for _ in range(6)]
+        await asyncio.sleep(0.3)
+        cheap = await timed(f"/{DB}/sources.json")
+        return cheap, await asyncio.gather(*slow)
+
+    (status, cheap_s), slow = asyncio.run(run())
+    slowest = max(s for _, s in slow)
+    assert status == 200 and all(code in (200, 400) for code, _ in slow)
+    assert cheap_s < slowest / 2, (cheap_s, slow)  # served beside the slow ones, not after them
+
+
+def test_password_attempts_are_throttled(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    from tracker.plugins import guard
+
+    path = tmp_path / "locked.db"
+    ensure_schema(connect(path))
+    monkeypatch.setenv("TEST_TRACKER_HASH", hash_password("s3cret", iterations=1000))
+    ds = build_datasette(path, password_env="TEST_TRACKER_HASH")
+    auth = lambda pw: {"authorization": "Basic " + base64.b64encode(f"analyst:{pw}".encode()).decode()}
+    codes = [get(ds, "/locked.json", headers=auth(f"guess{i}")).status_code for i in range(guard.LOGIN_FAILURES)]
+    assert codes == [401] * guard.LOGIN_FAILURES
+    blocked = get(ds, "/locked.json", headers=auth("s3cret"))  # even the right password waits out the window
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    posted = asyncio.run(ds.client.post("/-/login", data={"username": "analyst", "password": "x"}))
+    assert posted.status_code == 429
+    assert get(ds, "/locked.json").status_code == 401  # requests without credentials are not throttled
+
+
+def test_login_form_posts_are_throttled(tmp_path, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    from datasette.app import Datasette
+
+    from tracker.plugins import guard
+    from tracker.serve import register_plugin, templates_dir
+
+    path = tmp_path / "form.db"
+    ensure_schema(connect(path))
+    monkeypatch.setenv("TEST_TRACKER_HASH", hash_password("s3cret", iterations=1000))
+    metadata = metadata_for("form", "TEST_TRACKER_HASH")
+    metadata["plugins"]["datasette-auth-passwords"]["http_basic_auth"] = False  # the login form instead of Basic auth
+    register_plugin()
+    ds = Datasette([str(path)], metadata=metadata, settings=SETTINGS, template_dir=templates_dir())
+    post = lambda pw: asyncio.run(ds.client.post("/-/login", data={"username": "analyst", "password": pw})).status_code
+    assert [post("wrong") for _ in range(guard.LOGIN_FAILURES)] == [200] * guard.LOGIN_FAILURES  # the form again, with an error
+    assert post("s3cret") == 429

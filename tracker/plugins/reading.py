@@ -13,24 +13,33 @@ Every piece of text is escaped (markupsafe) before markup is added.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.utils.asgi import Request
 from markupsafe import Markup, escape
 
 from db.frontend import (DOCUMENT_MENTIONS_SQL, DOCUMENT_PANEL_SQL, DOCUMENT_TEXT_LIMIT, FACET_COLUMNS,
                          facet_index_exists, parse_search, search_facets_sql)
 
 SEARCH_QUERY = "search_documents"
+SEARCH_TASK = "policy_tracker.search_page"  # ASGI scope key: the search page's count and facets, under way
 # Analysts' order on the home and database pages; tables not named follow in name order, the
 # gazetteer and bookkeeping last.
-TABLE_ORDER = ("documents", "mentions", "dossiers", "events", "document_topics", "stories", "document_versions",
-               "document_links", "sources", "crawl_runs", "digests", "entities")
+TABLE_ORDER = ("documents", "mentions", "dossiers", "events", "document_topics", "new_mentions_7d", "dossier_status",
+               "bill_actions", "procedure_events", "stories", "news_stories", "document_versions", "document_links",
+               "source_health", "sources", "crawl_runs", "stance_by_source_month", "entity_cooccurrence", "mentions_by_week",
+               "digests")
+LAST = ("entities",)  # the gazetteer: tens of thousands of rows few analysts browse
 FACET_TITLES = {"source": "Source", "jurisdiction": "Jurisdiction", "doc_type": "Type", "stance": "Stance",
                 "language": "Language", "year": "Year"}
 STANCES = ("critical", "supportive", "neutral", "none")
 URL_COLUMNS = ("url", "ref_url", "base_url", "source_url")
+LIST_COLUMNS, LIST_SHOWN = ("entities", "topics"), 4  # JSON arrays of ids, shown as a short line
 
 
 def is_http(url) -> bool:
@@ -54,6 +63,10 @@ def stance_badge(value) -> Markup:
 def render_cell(row, value, column, table, database, datasette):
     if column == "stance" and (value is None or isinstance(value, str)):
         return stance_badge(value)
+    if column == "source" and table != "sources" and isinstance(value, dict):
+        # an expanded foreign key: the source id, linked (the source's long title made the column 350 px wide)
+        return Markup('<a href="{}" title="{}">{}</a>').format(
+            datasette.urls.row(database, "sources", str(value.get("value"))), value.get("label") or "", value.get("value"))
     if not isinstance(value, str):
         return None
     if column in URL_COLUMNS or column == "atom_link":
@@ -61,6 +74,13 @@ def render_cell(row, value, column, table, database, datasette):
             return Markup('<a class="short-url" href="{}" title="{}" rel="noopener noreferrer">{}</a>').format(
                 value.strip(), value, short_url(value))
         return Markup('<span class="not-a-link">{}</span>').format(value)
+    if column in LIST_COLUMNS and table == "documents" and value.startswith("["):
+        try:
+            items = [str(v) for v in json.loads(value)]
+        except ValueError:
+            return None
+        shown = ", ".join(items[:LIST_SHOWN]) + (f" … (+{len(items) - LIST_SHOWN})" if len(items) > LIST_SHOWN else "")
+        return Markup('<span class="id-list" title="{}">{}</span>').format(", ".join(items), shown)
     if column == "source_id" and len(value) > 40:
         return Markup('<span class="short-id" title="{}">{}</span>').format(value, short_url(value, 36))
     return None
@@ -97,7 +117,11 @@ async def search_page(datasette, database: str, request) -> dict:
     db = datasette.get_database(database)
     indexed = await db.execute_fn(facet_index_exists)
     sql, params = search_facets_sql(query, filters, indexed=indexed)
-    result = await db.execute(sql, params)
+    try:
+        result = await db.execute(sql, params)
+    except QueryInterrupted:
+        page["notes"].append("counting the matches took too long: the count and facets are left out")
+        return page
     counts: dict[str, dict] = {c: {} for c in FACET_COLUMNS}
     total = 0
     for row in result.rows:
@@ -122,29 +146,41 @@ async def search_page(datasette, database: str, request) -> dict:
 # ---------------------------------------------------------------- a document as prose
 
 
+def _locate(text: str, m) -> tuple[int, int] | None:
+    """Where a mention is in the document text: its stored offsets when they hold its words, else
+    inside its sentence (offsets relative to the sentence, or its first occurrence there), else the
+    first occurrence in the text."""
+    words, start, end = m["text"] or "", m["start"], m["end"]
+    if not words:
+        return None
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text) and text[start:end] == words:
+        return start, end
+    sentence = m["sentence"] or ""
+    at = text.find(sentence) if sentence else -1
+    if at >= 0:
+        if isinstance(start, int) and isinstance(end, int) and sentence[start:end] == words:
+            return at + start, at + end
+        inner = sentence.find(words)
+        if inner >= 0:
+            return at + inner, at + inner + len(words)
+    pos = text.find(words)
+    return (pos, pos + len(words)) if pos >= 0 else None
+
+
 def _spans(text: str, mentions) -> list[tuple[int, int, dict]]:
-    """Non-overlapping (start, end, mention) in ``text``: the stored offsets when they hold the
-    mention's words, else its next occurrence after the previous one."""
-    spans, cursor = [], 0
-    for m in mentions:
-        words = m["text"] or ""
-        start, end = m["start"], m["end"]
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text) and text[start:end] == words):
-            pos = text.find(words, cursor) if words else -1
-            if pos < 0:
-                continue
-            start, end = pos, pos + len(words)
-        if spans and start < spans[-1][1]:
-            continue
-        spans.append((start, end, m))
-        cursor = end
+    """Non-overlapping (start, end, mention) in ``text``, in order."""
+    located = sorted((span[0], span[1], m) for m in mentions if (span := _locate(text, m)) is not None)
+    spans: list[tuple[int, int, dict]] = []
+    for start, end, m in located:
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end, m))
     return spans
 
 
 def prose(text: str, mentions) -> list[Markup]:
     """The text as escaped paragraphs (blank lines, else line breaks, separate them), mentions in
     ``<mark class="stance-...">`` with the entity and stance in the title."""
-    spans = _spans(text, sorted(mentions, key=lambda m: (m["start"] if isinstance(m["start"], int) else 0)))
+    spans = _spans(text, mentions)
     breaks = r"\n\s*\n" if re.search(r"\n\s*\n", text) else r"\n"
     paragraphs, start = [], 0
     for match in [*re.finditer(breaks, text), None]:
@@ -194,8 +230,8 @@ async def document_panel(datasette, database: str, doc_id: str) -> dict:
 def analyst_order(tables: list) -> list:
     """Tables (dicts with a ``name``) in the analysts' order."""
     rank = {name: i for i, name in enumerate(TABLE_ORDER)}
-    return sorted(tables, key=lambda t: (rank.get(t["name"], len(TABLE_ORDER) - 1 if t["name"] != "entities" else len(TABLE_ORDER)),
-                                         t["name"]))
+    rank.update({name: len(TABLE_ORDER) + 1 + i for i, name in enumerate(LAST)})
+    return sorted(tables, key=lambda t: (rank.get(t["name"], len(TABLE_ORDER)), t["name"]))
 
 
 async def analyst_tables(datasette) -> dict[str, list[dict]]:
@@ -229,7 +265,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         return tables
     if template == "query.html" and database and request.path.rstrip("/").split("/")[-1] == SEARCH_QUERY:
         async def search():
-            return {"search_page": await search_page(datasette, database, request)}
+            started = request.scope.get(SEARCH_TASK)  # begun beside the ranked query (asgi_wrapper)
+            return {"search_page": await (started or search_page(datasette, database, request))}
         return search
     if view_name == "row" and table == "documents" and "pks" in request.url_vars:
         async def document():
@@ -245,6 +282,13 @@ def asgi_wrapper(datasette):
 
     def wrap(app):
         async def ranked_search(scope, receive, send):
+            if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].endswith("/" + SEARCH_QUERY):
+                # the count and facets run on a second SQL thread while Datasette runs the ranked query
+                name = scope["path"].strip("/").split("/")[0]
+                if name in datasette.databases:
+                    task = asyncio.ensure_future(search_page(datasette, name, Request(scope, receive)))
+                    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # an error page never awaits it
+                    scope = {**scope, SEARCH_TASK: task}
             if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].endswith("/documents"):
                 args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
                 parts = scope["path"].strip("/").split("/")
