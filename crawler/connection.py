@@ -5,7 +5,8 @@
 callback (checked by crawler/addresses.py, pinned by the client's pre-check, so the name is not
 resolved a second time); the host name stays the connection's host, so TLS SNI and certificate
 verification are unchanged. Every exchange (connect or reused connection) starts an attempt of the
-thread's `crawler.deadline.Budget` and arms the watchdog on a duplicate of the socket.
+thread's `crawler.deadline.Budget` and arms the watchdog on a duplicate of the socket; an
+exchange the watchdog cut is not retried (urllib3 would retry a cut status line as a broken one).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util import connection as util_connection
 
 from crawler import deadline
+from crawler.errors import DeadlineExceeded
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -37,6 +39,8 @@ class _Guarded:
         if budget is None or self._in_attempt:
             return
         self._in_attempt = True
+        if budget.fired:  # urllib3 is retrying an exchange the watchdog cut: a trickler is not asked again
+            raise DeadlineExceeded(budget.message())
         budget.start_attempt()
         self._arm(budget)
 

@@ -279,14 +279,24 @@ def test_a_trickling_upstream_ends_at_the_deadline(raw, part):
     assert server.closed_at[0] - started < 1.0 + SLACK_S + 0.3
 
 
-def test_retries_share_the_total_deadline(raw):
+def test_an_exchange_cut_at_its_deadline_is_not_retried(raw):
     server = raw(trickle(b"", HEAD + b"x" * 400, every_s=0.1))
     started = time.monotonic()
-    with pytest.raises(DeadlineExceeded, match=r"total_deadline_s = 1.6"):
-        client(timeout_s=5, deadline_s=1, total_deadline_s=1.6, retries=3).get(server.url())
+    with pytest.raises(DeadlineExceeded, match=r"deadline_s = 1 "):
+        client(timeout_s=5, deadline_s=1, retries=3).get(server.url())
+    assert 1.0 <= time.monotonic() - started < 1.0 + SLACK_S
+    assert server.connections == 1
+
+
+def test_retries_share_the_total_deadline(raw):
+    slow_503 = respond(b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy", delay_s=0.6)  # each within deadline_s
+    server = raw(slow_503)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=r"total_deadline_s = 1.5 \(the request with its retries and redirects\)"):
+        client(timeout_s=5, deadline_s=1, total_deadline_s=1.5, retries=5, backoff_factor=0).get(server.url())
     elapsed = time.monotonic() - started
-    assert server.connections == 2  # the first exchange hit its deadline and was retried once
-    assert 1.6 <= elapsed < 1.6 + SLACK_S, elapsed
+    assert server.connections == 3  # 0.6 s + 0.6 s, then the third exchange is cut by the total
+    assert 1.5 <= elapsed < 1.5 + SLACK_S, elapsed
 
 
 def test_retry_after_sleep_stops_at_the_total_deadline(replay):
@@ -374,13 +384,13 @@ def test_a_trickling_upstream_fails_the_run_at_the_deadline_and_stores_nothing(e
     from tests import test_federal_register as fr
 
     server = raw(trickle(b"", HEAD + b"x" * 400, every_s=0.1))
-    env.configure({"federal-register": {"base_url": server.url("/api/v1")}}, http="deadline_s = 1\ntotal_deadline_s = 1.5",
+    env.configure({"federal-register": {"base_url": server.url("/api/v1")}}, http="deadline_s = 1",
                   extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]')
     assert fr.LISTING  # the listing is the first request the source makes
     started = time.monotonic()
     result = env.run("crawl", "federal-register", "--no-nlp")
-    assert time.monotonic() - started < 1.5 + 2  # the deadline, plus start-up and recording the run
-    assert result.exit_code == 1 and "timed out: total_deadline_s = 1.5" in result.output, result.output
+    assert time.monotonic() - started < 1 + 2  # the deadline, plus start-up and recording the run
+    assert result.exit_code == 1 and "timed out: deadline_s = 1 " in result.output, result.output
     db = env.db()
     run = next(db["crawl_runs"].rows)
     assert run["status"] == "failed" and run["finished_at"] and "timed out" in run["message"]
