@@ -30,7 +30,12 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from nlp.stance_features import CueFeatures, negation_text, sentence_text
+from nlp.stance_features import (
+    LEXICON_FINGERPRINT,
+    CueFeatures,
+    negation_text,
+    sentence_text,
+)
 
 LABELS: tuple[str, ...] = ("critical", "neutral", "supportive")
 TARGET_MARK = "[TGT]"
@@ -50,7 +55,8 @@ HYPERPARAMS: dict = {
     "calibration_folds": 5,
     "cue_weight": 0.5,
     "negation": True,
-    "real_weight": 1.0,
+    "real_weight": 1.5,
+    "confidence_weight": {"high": 1.0, "medium": 0.85, "low": 0.6},  # real passages, by annotator confidence
 }
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -160,11 +166,13 @@ def assign_split(records: list[dict]) -> None:
 
 
 def _fingerprint(records: list[dict], seed: int, params: dict | None = None) -> str:
-    """First 8 hex digits of a SHA-256 over the training records, hyperparameters, versions, seed."""
+    """First 8 hex digits of a SHA-256 over the training records, hyperparameters, the cue
+    lexicons, the scikit-learn version and the seed."""
     payload = json.dumps(
         {
             "data": [[r["id"], r["text"], r["start"], r["end"], r["label"]] for r in records],
             "params": {**HYPERPARAMS, **(params or {})},
+            "lexicon": LEXICON_FINGERPRINT,
             "sklearn": sklearn.__version__,
             "seed": seed,
         },

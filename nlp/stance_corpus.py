@@ -169,6 +169,7 @@ def read_corpus(path: str | Path, labels_path: str | Path | None = None) -> Corp
                 "hard_case": ",".join(hard) if isinstance(hard, list) else (hard or None),
                 "target_entity": row.get("target_entity") or row["target"], "url": row.get("url") or file.name,
                 "outlet": _outlet(row.get("url") or ""), "source_kind": row.get("source_kind"),
+                "confidence": row.get("confidence") if label.get("agree", True) else "adjudicated",
             })
     groups = page_groups(corpus.records)
     for rec in corpus.records:

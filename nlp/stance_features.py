@@ -16,6 +16,8 @@ must learn *framing*, not target names (the corpus it learns from is about Huawe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import numpy as np
@@ -141,15 +143,39 @@ CUES: dict[str, tuple[str, ...]] = {
         "이른바", "소위", "근거 없", "차별", "정치화", "구실", "억압",
     ),
     "distance": (
-        "claim", "insist", "alleg", "purported", "maintain", "contend", "denied", "denies", "deny", "dismiss",
-        "behaupt", "angeblich", "beteuer", "bestreit", "bestritt", "weist zurück", "wies zurück",
-        "affirm", "prétend", "assure", "soutient", "dément", "nie ",
-        "asegur", "sostien", "afirma", "niega", "negó", "rechaz",
-        "beweert", "beweren", "zogenaamd", "ontkent", "ontkende",
-        "sostien", "afferm", "presunt", "nega",
-        "声称", "聲稱", "宣称", "宣稱", "辩称", "辯稱", "否认", "否認", "坚称", "堅稱", "指责", "指責",
-        "主張", "否定", "と称", "反論",
-        "주장", "부인", "반박",
+        "claim", "insist", "alleg", "purported", "maintain", "contend",
+        "behaupt", "angeblich", "beteuer", "vermeintlich",
+        "affirm", "prétend", "assure", "soutient", "prétendu",
+        "asegur", "sostien", "afirma", "presunt",
+        "beweert", "beweren", "zogenaamd", "vermeend",
+        "sostien", "afferm", "presunt",
+        "声称", "聲稱", "宣称", "宣稱", "辩称", "辯稱", "坚称", "堅稱", "指责", "指責", "鼓吹", "渲染",
+        "主張", "と称", "とされる",
+        "주장",
+    ),
+    # a denial or rebuttal of an accusation (the target's or its defenders')
+    "deny": (
+        "deny", "denies", "denied", "denial", "refut", "rebut", "dismiss", "reject", "debunk", "contest",
+        "bestreit", "bestritt", "abgestritten", "abstreit", "weist zurück", "wies zurück", "zurückgewiesen",
+        "dementi", "widersproch", "widerspr",
+        "dément", "démenti", "nie ", "nient", "rejette", "réfute", "conteste",
+        "niega", "negó", "niegan", "rechaz", "desmient", "refuta",
+        "ontkent", "ontkende", "ontkennen", "spreekt dit tegen", "spreken dit tegen", "weerleg", "verwerp",
+        "nega ", "negano", "smentisc", "respinge", "confuta",
+        "否认", "否認", "驳斥", "駁斥", "反驳", "反駁", "澄清", "回应", "回應", "不实", "不實",
+        "否定", "反論", "事実無根", "否認", "反発",
+        "부인", "반박", "반발", "일축",
+    ),
+    "accuse": (
+        "accus", "allegation", "suspicion", "suspect", "charge", "smear",
+        "vorwurf", "vorwürfe", "beschuldig", "verdacht", "verdächtig",
+        "accusation", "accusé", "soupçon",
+        "acusa", "acusación", "sospech",
+        "beschuldig", "verdenk", "aantijging",
+        "accusa", "sospett",
+        "指控", "指责", "指責", "怀疑", "懷疑", "嫌疑", "污蔑", "抹黑",
+        "疑惑", "疑い", "批判", "非難",
+        "의혹", "의심", "비난",
     ),
     "report": (
         "said", "says", "according to", "stated", "told", "reported", "announc", "noted", "added",
@@ -177,26 +203,52 @@ _NEG_REACH = 25  # characters before a cue where a negator flips it
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 
+def _trie(words: list[str]) -> str:
+    """A regex alternation of ``words`` shaped as a prefix tree (far fewer backtracks than a flat
+    list of hundreds of alternatives); the longest word wins at a position."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(tree)
+
+
 def _compile(stems: tuple[str, ...], whole_words: bool = False) -> re.Pattern:
     """One pattern for a category: alphabetic stems at a word start (``whole_words``: whole
     words only), CJK stems anywhere."""
-    cjk = sorted({s for s in stems if _CJK_RE.search(s)}, key=len, reverse=True)
-    alpha = sorted({s for s in stems if not _CJK_RE.search(s)} - {"n't"}, key=len, reverse=True)
+    cjk = sorted({s for s in stems if _CJK_RE.search(s)})
+    alpha = sorted({s for s in stems if not _CJK_RE.search(s)} - {"n't"})
     end = r"(?![^\W\d_])" if whole_words else ""
-    parts = [r"(?<![^\W\d_])(?:" + "|".join(re.escape(s) for s in alpha) + ")" + end] if alpha else []
+    parts = [r"(?<![^\W\d_])" + _trie(alpha) + end] if alpha else []
     if "n't" in stems:
         parts.append(r"n't")
     if cjk:
-        parts.append("(?:" + "|".join(re.escape(s) for s in cjk) + ")")
+        parts.append(_trie(cjk))
     return re.compile("|".join(parts))
 
 
-_PATTERNS = {name: _compile(stems, whole_words=name == "negation") for name, stems in CUES.items()}
+# One prefix-tree pattern per category (the categories overlap: a word may count in several);
+# negators match whole words only.
+_CATEGORIES = {name: i for i, name in enumerate(CUES)}
+_PATTERNS = [(_CATEGORIES[name], _compile(stems, whole_words=name == "negation")) for name, stems in CUES.items()]
+_NEGATION = _PATTERNS[_CATEGORIES["negation"]][1]
 _POLAR = ("threat", "restrict", "praise", "defend")
 # Cue pairs a linear model cannot combine itself: relayed / distanced / questioned / negated framing.
 _PAIRS = (("threat", "report"), ("threat", "distance"), ("praise", "report"), ("praise", "distance"),
           ("defend", "report"), ("restrict", "report"), ("threat", "question"), ("restrict", "question"),
-          ("threat", "negation"), ("praise", "negation"))
+          ("threat", "negation"), ("praise", "negation"), ("accuse", "deny"), ("threat", "deny"),
+          ("restrict", "deny"), ("deny", "distance"))
 FEATURE_NAMES: list[str] = (
     [f"{c}:sent" for c in CUES] + [f"{c}:near" for c in _POLAR] + [f"{c}:negated" for c in _POLAR]
     + ["question", "headline", "quote", "target_first"]
@@ -204,27 +256,36 @@ FEATURE_NAMES: list[str] = (
 )
 
 
-def cue_vector(window: str) -> list[float]:
-    """The dense cue features of one window (names in ``FEATURE_NAMES``)."""
+def _cue_counts(window: str) -> list[int]:
+    """Raw counts of one window, in ``FEATURE_NAMES`` order."""
     sent = sentence_text(window)
     mark = sent.find(MARK)
-    neg_spans = [m.end() for m in _PATTERNS["negation"].finditer(sent)]
-    counts, near, negated = {}, {}, {}
-    for name, pattern in _PATTERNS.items():
-        hits = list(pattern.finditer(sent))
-        counts[name] = len(hits)
-        if name in _POLAR:
-            near[name] = sum(mark >= 0 and abs(m.start() - mark) <= _WINDOW for m in hits)
-            negated[name] = sum(any(0 <= m.start() - e <= _NEG_REACH for e in neg_spans) for m in hits)
+    neg_ends = [m.end() for m in _NEGATION.finditer(sent)]
+    n = len(CUES)
+    counts, near, negated = [0] * n, [0] * n, [0] * n
+    for cat, pattern in _PATTERNS:
+        for m in pattern.finditer(sent):
+            start = m.start()
+            counts[cat] += 1
+            near[cat] += mark >= 0 and abs(start - mark) <= _WINDOW
+            negated[cat] += any(0 <= start - e <= _NEG_REACH for e in neg_ends)
     stripped = sent.rstrip()
-    values = (
-        [counts[c] for c in CUES] + [near[c] for c in _POLAR] + [negated[c] for c in _POLAR]
-        + [int("?" in sent or "？" in sent), int(bool(stripped) and stripped[-1] not in ".。!！?？\"'”’»)"),
-           int(bool(re.search(r"[\"“”«»「」『』]", sent))), int(0 <= mark <= 3)]
-    )
-    question = values[len(CUES) + 2 * len(_POLAR)]
-    values += [min(counts[a], question if b == "question" else counts[b]) for a, b in _PAIRS]
-    return [float(np.log1p(v)) for v in values]
+    question = int("?" in sent or "？" in sent)
+    polar = [_CATEGORIES[c] for c in _POLAR]
+    by_name = {c: counts[i] for c, i in _CATEGORIES.items()}
+    by_name["question"] = question
+    return (counts + [near[i] for i in polar] + [negated[i] for i in polar]
+            + [question, int(bool(stripped) and stripped[-1] not in ".。!！?？\"'”’»)"),
+               int(bool(_QUOTES.search(sent))), int(0 <= mark <= 3)]
+            + [min(by_name[x], by_name[y]) for x, y in _PAIRS])
+
+
+_QUOTES = re.compile(r"[\"“”«»「」『』]")
+
+
+def cue_vector(window: str) -> list[float]:
+    """The dense cue features of one window (``log1p`` of the counts; names in ``FEATURE_NAMES``)."""
+    return np.log1p(np.asarray(_cue_counts(window), dtype=np.float64)).tolist()
 
 
 class CueFeatures(BaseEstimator, TransformerMixin):
@@ -239,7 +300,8 @@ class CueFeatures(BaseEstimator, TransformerMixin):
 
     def transform(self, windows: list[str]) -> sparse.csr_matrix:
         """One row of cue features per window."""
-        return sparse.csr_matrix(np.asarray([cue_vector(w) for w in windows], dtype=np.float64) * self.weight)
+        counts = np.asarray([_cue_counts(w) for w in windows], dtype=np.float64).reshape(len(windows), len(FEATURE_NAMES))
+        return sparse.csr_matrix(np.log1p(counts) * self.weight)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The feature names, for inspection."""
@@ -288,3 +350,8 @@ def negation_text(window: str) -> str:
     that the word tokenizer joins to the next character; so "threat" and "no threat" are
     different features. Japanese and Korean negate after the verb and are left as they are."""
     return _mark_scope(sentence_text(window))
+
+
+# Part of the model version (nlp.stance.model_version): a lexicon edit makes a new model.
+LEXICON_FINGERPRINT = hashlib.sha256(json.dumps([CUES, NEGATORS, _NEG_CJK, ENTITY_NAMES, NEG_SCOPE, _WINDOW,
+                                                 _NEG_REACH, _PAIRS], ensure_ascii=False).encode()).hexdigest()[:12]

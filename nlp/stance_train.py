@@ -27,7 +27,8 @@ def fit(records: list[dict], seed: int = 0, params: dict | None = None) -> Stanc
     """Fit a model on ``records`` (own and real windows alike; real ones weigh ``real_weight``)."""
     p = {**HYPERPARAMS, **(params or {})}
     pipeline = _build_pipeline([r["group"] for r in records], seed, p)
-    weights = [p["real_weight"] if r.get("source") == "real" else 1.0 for r in records]
+    weights = [p["real_weight"] * p["confidence_weight"].get(r.get("confidence"), 1.0) if r.get("source") == "real"
+               else 1.0 for r in records]
     pipeline.fit([record_window(r) for r in records], [r["label"] for r in records], clf__sample_weight=weights)
     return StanceModel.from_pipeline(pipeline, model_version(records, seed, params))
 
