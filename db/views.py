@@ -33,7 +33,7 @@ VIEWS: dict[str, str] = {
     # legislation status, weekly mention counts for charts.
     "source_health": """
         select s.id as source, s.title, s.jurisdiction, s.enabled, s.interval, s.expect_results, s.last_run_at,
-               s.last_status, h.last_success_at, h.hours_since_success, coalesce(h.health, 'never') as health,
+               s.last_status, h.last_success_at, h.hours_since_success, h.health,
                h.reason, s.last_error, h.last_run_status, h.last_run_finished_at, h.last_run_fetched, h.last_run_new,
                h.last_run_updated, h.last_run_unchanged, h.last_run_errors, h.items_ever, h.recent_successful_runs,
                h.recent_items, h.last_failure_message, h.last_failure_at, h.runs_7d, h.failed_runs_7d,

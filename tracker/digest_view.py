@@ -106,18 +106,6 @@ class Digest:
     chart_cid: str = "stance-chart"
 
     @property
-    def since(self) -> str:
-        return self.selection.since
-
-    @property
-    def period_end(self) -> str:
-        return self.selection.period_end
-
-    @property
-    def snapshot_rowid(self) -> int:
-        return self.selection.snapshot
-
-    @property
     def empty(self) -> bool:
         return self.total == 0 and self.dossiers_new_total == 0
 
