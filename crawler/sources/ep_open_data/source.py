@@ -107,6 +107,7 @@ class EpOpenData(Source):
         """(id, work, JSON-LD base, error) for each id: batches of up to 10 ids, one id per request
         for what a batch did not return; a refused batch turns batching off for the rest of the run."""
         for start in range(0, len(ids), self.batch):
+            self.ctx.check_budget()  # a long pass of irrelevant works yields nothing to the base's loop
             chunk, works, base = ids[start:start + self.batch], {}, DATA_ROOT
             if len(chunk) > 1:
                 try:
