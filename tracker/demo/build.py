@@ -204,7 +204,7 @@ def _crawl_pass(db, config, phase: int, progress: Callable[[str], None]) -> Pass
         line = {"source": run.source, "status": run.status, **run.counts, "message": run.message}
         result.sources.append(line)
         if phase == 1 or run.status != "ok" or run.counts.get("new") or run.counts.get("updated"):
-            progress(format_run(line))
+            progress(run.summary(requests=True))
         else:
             quiet.append(line)
     if quiet:
@@ -213,12 +213,6 @@ def _crawl_pass(db, config, phase: int, progress: Callable[[str], None]) -> Pass
     result.nlp = annotate_pending(db, config)
     progress(f"nlp: {result.nlp['documents']} documents annotated, {result.nlp['new_mentions']} new mentions")
     return result
-
-
-def format_run(line: dict) -> str:
-    """One progress line: ``source: status (new N, updated N, unchanged N, errors N, requests N)``."""
-    return (f"{line['source']}: {line['status']} (new {line['new']}, updated {line['updated']}, unchanged {line['unchanged']}, "
-            f"errors {line['errors']}, requests {line['requests']})" + (f": {line['message']}" if line.get("message") else ""))
 
 
 def _totals(path: Path) -> dict:

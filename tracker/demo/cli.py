@@ -74,7 +74,8 @@ def things_to_look_at(base: str, db_name: str, db_path: Path, versioned: int | N
               help="Demo database to build (default: tracker's --db, else ./demo.db, never the configured database); "
                    "an earlier demo is rebuilt, any other file is refused.")
 @click.option("--no-serve", is_flag=True, help="Build only; do not start Datasette.")
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), metavar="P", help=f"Port to serve on ({HOST}).")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), metavar="P",
+              help=f"Port to serve on ({HOST}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON (progress goes to stderr).")
 @click.pass_context
 def demo(ctx: click.Context, db_path: str | None, no_serve: bool, port: int, as_json: bool) -> None:
