@@ -19,6 +19,7 @@ and fetching (`fetch`: through ``ctx.client``, parsing with pure module-level fu
 from __future__ import annotations
 
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -79,7 +80,7 @@ class Option:
         if isinstance(value, list) and self.item is not None and not all(isinstance(v, self.item) for v in value):
             raise ValueError(f"{key}: expected a list of {self.item.__name__}, got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value != value or (self.minimum is not None and value < self.minimum) or (
+            if not math.isfinite(value) or (self.minimum is not None and value < self.minimum) or (
                     self.maximum is not None and value > self.maximum):
                 raise ValueError(f"{key}: {value!r} is outside [{self.minimum}, {self.maximum}]")
         return value

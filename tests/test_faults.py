@@ -411,3 +411,13 @@ def test_govinfo_search_whose_offset_mark_never_ends_is_bounded(env, replay):
     logink = [r for r in replay.requests if r.path == "/search" and json.loads(r.get_data())["query"].startswith('"LOGINK"')]
     assert len(logink) == 5
     assert "max_pages=5" in list(env.db()["crawl_runs"].rows)[-1]["message"]
+
+
+@pytest.mark.parametrize(("value", "message"), [("soon", "expected float"), (float("inf"), "outside"),
+                                                (float("nan"), "outside"), (0, "outside"), (True, "expected float")])
+def test_run_budget_must_be_a_finite_positive_number(value, message):
+    from crawler.base import COMMON_OPTIONS, read_options
+
+    with pytest.raises(ValueError, match=f"sources.gdelt.run_budget_s: .*{message}"):
+        read_options("gdelt", COMMON_OPTIONS, {"run_budget_s": value})
+    assert read_options("gdelt", COMMON_OPTIONS, {}) == {"max_pages": 100, "run_budget_s": 900.0}
