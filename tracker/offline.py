@@ -61,11 +61,13 @@ class HeldLogs(logging.Filter):
         super().__init__()
         self.records: list[logging.LogRecord] = []
         self.handlers: list[logging.Handler] = []
+        self._held: set[int] = set()  # one record reaches every root handler: held once
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = f"{record.getMessage()} {getattr(record, 'error', '') or ''}"
         if is_network_failure(text) or any(marker in text.lower() for marker in LOG_MARKERS):
-            if not any(r is record for r in self.records):  # one record reaches every root handler
+            if id(record) not in self._held:
+                self._held.add(id(record))
                 self.records.append(record)
             return False
         return True
@@ -82,7 +84,7 @@ class HeldLogs(logging.Filter):
                     continue
                 record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             logging.getLogger(record.name).handle(record)
-        self.records = []
+        self.records, self._held = [], set()
 
 
 @contextmanager
