@@ -219,3 +219,21 @@ def test_recorded_example(source_id, path):
         expected_path.write_text(json.dumps(got, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         pytest.fail(f"wrote {expected_path.name}: review it, then commit it")
     assert got == json.loads(expected_path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("first", "second", "key"), [
+    (("federal-register", "documents_page1.json"), ("govinfo", "search_page2.json"), "fr:2025-03134"),
+    (("congress-gov", "118-hr-1724.json"), ("govinfo", "search_page1.json"), "bill-version:118-hr-1724-ih"),
+    (("news-rss", "harbour_ledger.rss"), ("gdelt", "artlist_logink.json"),
+     "url:https://harbourledger.example/news/2026/03/commission-opens-port-data-consultation"),
+])
+def test_one_document_through_two_sources_shares_an_identity_key(first, second, key):
+    """The USTR notice (Federal Register and GovInfo's FR granule), the introduced text of H.R. 1724
+    (Congress.gov and GovInfo BILLS) and a news article (a feed and GDELT, with tracking parameters)
+    are each one upstream document: their records carry the same ``same_as`` key."""
+    holders = []
+    for sid, name in (first, second):
+        records = load_example(sid, FIXTURES / sid / "examples" / name)
+        holders.append([r for r in records if key in getattr(r, "same_as", [])])
+    assert all(len(found) == 1 for found in holders), key
+    assert holders[0][0].source != holders[1][0].source

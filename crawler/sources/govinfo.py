@@ -43,6 +43,7 @@ DEFAULT_SEARCH_COLLECTIONS = ("BILLS", "CREC", "FR", "PLAW")
 CONTENT_BASE = "https://www.govinfo.gov"
 CHECKPOINT = "(checkpoint)"
 BILL_PACKAGE = re.compile(r"^BILLS-(\d+)(hconres|hjres|hres|hr|sconres|sjres|sres|s)(\d+)([a-z0-9]+)$")
+FR_NUMBER = re.compile(r"^(?:19|20)\d{2}-\d{4,6}$")
 CHAMBERS = {"HOUSE": "U.S. House of Representatives", "SENATE": "U.S. Senate"}
 METADATA_KEYS = (
     "packageId", "granuleId", "collectionCode", "congress", "session", "billType", "billNumber", "billVersion",
@@ -134,10 +135,12 @@ def _institution(collection: str, summary: dict) -> str:
 def identities(summary: dict, collection: str) -> list[str]:
     """The upstream identities of a package or granule: its GovInfo access id
     (``govinfo:CREC-2024-03-05-pt1-PgH1034``), and ``fr:<FR document number>`` for a Federal
-    Register granule, ``bill-version:<congress>-<type>-<number>-<version>`` for a bill text."""
+    Register granule (``fr:2025-03134``, the key federal-register gives the same notice), ``bill-version:<congress>-<type>-<number>-<version>`` for a bill text."""
     keys = [identity_key("govinfo", summary.get("granuleId") or summary["packageId"])]
-    if collection == "FR" and summary.get("frDocNumber"):
-        keys.append(identity_key("fr", str(summary["frDocNumber"]).strip()))
+    if collection == "FR":  # an FR granule's id is the document number (frDocNumber when given)
+        number = str(summary.get("frDocNumber") or summary.get("granuleId") or "").strip()
+        if FR_NUMBER.match(number):
+            keys.append(identity_key("fr", number))
     if collection == "BILLS":
         match = BILL_PACKAGE.match(summary.get("packageId", ""))
         if match:
