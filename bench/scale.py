@@ -214,9 +214,6 @@ def bench_datasette(path: Path, corpus: Corpus, repeats: int) -> dict:
             # the page an analyst opens: ranked results with passages, the count and six facets (HTML)
             "search_analyst_page": lambda t: f"/{name}/search_documents?" + urlencode({"q": t}),
             "search_ranked_canned": lambda t: f"/{name}/search_documents.json?" + urlencode({"q": t, "_shape": "array"}),
-            # the documents table's search with its seven facets (the search box now leads to the analyst
-            # page; an explicit sort keeps the table)
-            "search_table_html": lambda t: f"/{name}/documents?" + urlencode({"_search": t, "_sort_desc": "id"}),
         }
         results, matches = {}, {}
         for kind, url in kinds.items():
@@ -315,7 +312,7 @@ def report(results: dict) -> str:
         f"| database size | {scale['db_mb']:,} MB | |",
     ]
     for kind, target in (("search_api", TARGETS["search_p95_ms"]), ("search_analyst_page", TARGETS["analyst_search_p95_ms"]),
-                         ("search_ranked_canned", None), ("search_table_html", None)):
+                         ("search_ranked_canned", None)):
         if kind in web:
             w = web[kind]
             lines.append(f"| {kind} p50 / p95 ({w['n']} queries) | {w['p50_ms']} / {w['p95_ms']} ms | {f'p95 <= {target} ms' if target else ''} |")

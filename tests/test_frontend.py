@@ -241,6 +241,8 @@ def test_full_text_search_on_the_documents_page(sample):
     redirect = get(ds, f"/{DB}/documents?_search=LOGINK&source=federal-register")
     assert redirect.status_code == 302
     assert redirect.headers["location"] == f"/{DB}/search_documents?q=LOGINK&source=federal-register"
+    form = get(ds, f"/{DB}/documents?_search=LOGINK&_filter_column=&_filter_value=&_sort=id&_sort_by_desc=on")  # the box's form
+    assert form.status_code == 302 and form.headers["location"] == f"/{DB}/search_documents?q=LOGINK"
     page = get(ds, f"/{DB}/documents?_search=LOGINK&_sort_desc=published_at").text
     assert 'name="_search"' in page and "3 rows" in page
 
@@ -684,6 +686,18 @@ def test_prose_splits_paragraphs_and_marks_by_offsets():
         'First &lt;para&gt; with <mark class="stance-critical" title="LOGINK: critical">LOGINK</mark>.',
         'Second one: <mark class="stance-unclassified" title="LOGINK: unclassified">LOGINK</mark> and '
         '<mark class="stance-neutral" title="NEAL-NET: neutral">NEAL-NET</mark>.']
+
+
+def test_hard_wrapped_text_keeps_its_paragraphs():
+    from tracker.plugins.reading import prose
+
+    bill = ("H. R. 6228\nTo require the Secretary of Transportation and the Commissioner of U.S.\n"
+            "Customs and Border Protection to develop an alternative platform to\nLOGINK, and for other purposes.\n"
+            + "_" * 71 + "\nIN THE HOUSE OF REPRESENTATIVES")
+    paragraphs = [str(p) for p in prose(bill, [])]
+    assert paragraphs == ["H. R. 6228", "To require the Secretary of Transportation and the Commissioner of U.S.\n"
+                          "Customs and Border Protection to develop an alternative platform to\nLOGINK, and for other purposes.",
+                          "_" * 71, "IN THE HOUSE OF REPRESENTATIVES"]
 
 
 def test_search_page_has_count_facets_and_friendly_messages(sample):

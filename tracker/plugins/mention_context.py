@@ -18,6 +18,7 @@ Registered by `tracker.serve.build_datasette` (in-process plugin registration, l
 from __future__ import annotations
 
 import os
+import re
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
@@ -57,8 +58,9 @@ def highlight(sentence: str | None, text: str | None, start: int | None = None, 
 
 
 def snippet_markup(snippet: str) -> Markup:
-    """An FTS snippet with ``⟦match⟧`` markers, escaped, the matches wrapped in ``<mark>``."""
-    escaped = str(escape(snippet))
+    """An FTS snippet with ``⟦match⟧`` markers, escaped, the matches wrapped in ``<mark>``; rules of
+    underscores (GPO bill headers) shortened to a dash."""
+    escaped = str(escape(re.sub(r"_{4,}", " — ", snippet)))
     return Markup(escaped.replace(SNIPPET_OPEN, "<mark>").replace(SNIPPET_CLOSE, "</mark>"))
 
 

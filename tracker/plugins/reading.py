@@ -39,6 +39,7 @@ FACET_TITLES = {"source": "Source", "jurisdiction": "Jurisdiction", "doc_type": 
                 "language": "Language", "year": "Year"}
 STANCES = ("critical", "supportive", "neutral", "none")
 URL_COLUMNS = ("url", "ref_url", "base_url", "source_url")
+SOFT_WRAP_CHARS = 60
 LIST_COLUMNS, LIST_SHOWN = ("entities", "topics"), 4  # JSON arrays of ids, shown as a short line
 
 
@@ -177,13 +178,22 @@ def _spans(text: str, mentions) -> list[tuple[int, int, dict]]:
     return spans
 
 
+def _soft_wrap(text: str, newline: re.Match) -> bool:
+    """A line break inside a paragraph of hard-wrapped text (GPO bills: ~72 characters a line, no
+    blank lines): the line before it is long and neither it nor the next is a rule of underscores."""
+    line = text[text.rfind("\n", 0, newline.start()) + 1:newline.start()]
+    following = text[newline.end():newline.end() + 1]
+    return len(line) >= SOFT_WRAP_CHARS and not line.startswith("__") and following not in ("_", "")
+
+
 def prose(text: str, mentions) -> list[Markup]:
-    """The text as escaped paragraphs (blank lines, else line breaks, separate them), mentions in
+    """The text as escaped paragraphs (blank lines, else line breaks that are not soft wraps, separate
+    them), mentions in
     ``<mark class="stance-...">`` with the entity and stance in the title."""
     spans = _spans(text, mentions)
-    breaks = r"\n\s*\n" if re.search(r"\n\s*\n", text) else r"\n"
+    blank_lines = re.search(r"\n\s*\n", text) is not None
     paragraphs, start = [], 0
-    for match in [*re.finditer(breaks, text), None]:
+    for match in [*(m for m in re.finditer(r"\n\s*\n" if blank_lines else r"\n", text) if blank_lines or not _soft_wrap(text, m)), None]:
         end = match.start() if match else len(text)
         if text[start:end].strip():
             paragraphs.append((start, end))
@@ -277,8 +287,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """The documents table's search box (HTML, no explicit sort) leads to the ranked search page,
-    its filters carried over; JSON, CSV and a chosen ``_sort`` keep the table search."""
+    """The documents table's search box (HTML, in the table's default order: the box's form always
+    sends ``_sort=id``) leads to the ranked search page, its filters carried over; JSON, CSV and
+    another sort (``_sort_desc=published_at``) keep the table search."""
 
     def wrap(app):
         async def ranked_search(scope, receive, send):
@@ -292,7 +303,8 @@ def asgi_wrapper(datasette):
             if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].endswith("/documents"):
                 args = parse_qs(scope.get("query_string", b"").decode("latin-1"))
                 parts = scope["path"].strip("/").split("/")
-                if len(parts) == 2 and (args.get("_search") or [""])[0].strip() and not {"_sort", "_sort_desc"} & set(args):
+                sorts = {v for k in ("_sort", "_sort_desc") for v in args.get(k, [])}
+                if len(parts) == 2 and (args.get("_search") or [""])[0].strip() and sorts <= {"id"}:
                     target = {"q": args["_search"][0], **{c: args[c][0] for c in FACET_COLUMNS if args.get(c)}}
                     location = datasette.urls.database(parts[0]) + "/" + SEARCH_QUERY + "?" + urlencode(target)
                     await send({"type": "http.response.start", "status": 302,
