@@ -113,7 +113,8 @@ def extract(kind: str, content: bytes, limits: ExtractLimits) -> tuple[str, list
             if time.monotonic() - started >= limits.timeout_s:
                 reason = f"took longer than extract_timeout_s = {limits.timeout_s:g}"
             else:
-                reason = f"ended the extraction process ({ended}: over extract_memory_mb = {limits.memory_mb} or its CPU time)"
+                reason = (f"ended the extraction process ({ended}; limits: extract_memory_mb = {limits.memory_mb}, "
+                          f"CPU {limits.timeout_s:g} s)")
             error = ExtractionLimit(f"{kind.upper()} {reason}")
         elif "error" in reply:
             error = (ExtractionLimit if reply["error"] == "limit" else ParseError)(reply["message"])

@@ -1,17 +1,27 @@
 """Text extraction: real DOCX files built with python-docx, real PDFs with hand-written content
 streams (a text layer, an image-only page, glyphs mapped to private-use code points, one letter per
-line, encryption), and malformed inputs that must raise `ParseError` instead of yielding nothing."""
+line, encryption), and malformed inputs that must raise `ParseError` instead of yielding nothing.
+Then the limits (issue 14): PDF and DOCX bombs under the size limit, refused quickly by the bounded
+worker process, directly and through a real source."""
 
 from __future__ import annotations
 
 import io
+import logging
+import resource
+import time
 import zipfile
+import zlib
+from pathlib import Path
 
 import docx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from crawler.errors import ParseError
+from crawler import bounded, pdfdocx
+from crawler import limits as extract_limits
+from crawler.errors import ExtractionLimit, ParseError
+from crawler.limits import ExtractLimits
 from crawler.extract import (
     DOCX_MEDIA_TYPE,
     docx_to_text,
@@ -306,17 +316,6 @@ def test_xml_elements_are_blocks_unless_inline():
 
 # -- extraction within limits: bombs under the size limit, refused quickly in the bounded worker -------
 
-import logging  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
-import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from crawler import bounded, pdfdocx  # noqa: E402
-from crawler import limits as extract_limits  # noqa: E402
-from crawler.errors import ExtractionLimit  # noqa: E402
-from crawler.limits import ExtractLimits  # noqa: E402
-
 FIXTURES = Path(__file__).parent / "fixtures"
 PARAGRAPH = b"<w:p><w:r><w:t>Port community systems and LOGINK data.</w:t></w:r></w:p>"
 
@@ -484,3 +483,20 @@ def test_bombs_through_a_real_source_are_item_errors_and_nothing_is_stored(env, 
     docs = epod.documents(env)
     assert "TA-10-2026-0101" not in docs and "E-9-2021-001464-ASW" not in docs
     assert {"TA-9-2024-0025", "A-9-2024-0163"} <= set(docs) and all(d["text"].strip() for d in docs.values())
+
+
+def test_a_worker_that_dies_mid_document_is_an_extraction_limit_and_is_replaced(with_limits):
+    import os
+    import signal
+    import threading
+
+    with_limits(max_content_bytes=10**9, timeout_s=20)
+    pdf_to_text(text_pdf())  # the worker is up
+    pid = bounded._worker.proc.pid
+    killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))  # as the kernel's OOM killer would
+    killer.start()
+    started = time.monotonic()
+    with pytest.raises(ExtractionLimit, match=r"ended the extraction process \(signal SIGKILL"):
+        pdf_to_text(shared_stream_pdf(20, PDF_BOMB_STREAM))
+    assert time.monotonic() - started < 5
+    assert pdf_to_text(text_pdf())[0] == "\n".join(PORT_TEXT) and bounded._worker.proc.pid != pid

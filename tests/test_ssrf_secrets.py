@@ -529,3 +529,63 @@ def datasette_pages(db_path: Path, doc_id: int) -> dict[str, str]:
         return out
 
     return asyncio.run(fetch())
+
+
+def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(tmp_path, monkeypatch, connections):
+    """The socket goes to the checked address, while TLS still names and verifies the host: a
+    certificate for tls.example is accepted for tls.example, and refused for any other name."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from crawler.errors import FetchError
+    from crawler.http import HttpClient, HttpSettings
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls.example")])
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=36500))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("tls.example")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    seen_sni: list[str | None] = []
+    context.sni_callback = lambda sock, server_name, ctx: seen_sni.append(server_name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nover TLS.")
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    original = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: original(
+        "127.0.0.1" if host in ("tls.example", "other.example") else host, *a, **k))
+    trusted = [f"tls.example:{port}", f"other.example:{port}"]
+    client = HttpClient(HttpSettings(min_interval_s=0, private_hosts=trusted, retries=0, timeout_s=5))
+    client.session.verify = str(cert_path)
+    try:
+        assert client.get(f"https://tls.example:{port}/").content == b"over TLS."
+        assert seen_sni == ["tls.example"] and connections == [("127.0.0.1", port)]
+        with pytest.raises(FetchError, match="connection failed: SSLError"):  # same address, a name the certificate lacks
+            client.get(f"https://other.example:{port}/")
+        assert seen_sni == ["tls.example", "other.example"]
+    finally:
+        listener.close()
