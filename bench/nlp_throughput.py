@@ -1,191 +1,176 @@
-"""NLP throughput: the full Annotator against bare ``spacy.blank("en")`` tokenisation (issue 6 item 4).
+"""NLP throughput on real legislative English: the Annotator and `tracker annotate --jsonl` against bare
+``spacy.blank("en")`` tokenisation of the same texts in the same run (issue 12 item 5).
 
-Generates legislative-style English (its own templates, nothing read from disk), then measures in
-one process: words/s of blank("en") tokenisation (``nlp.pipe``), words/s of the full annotation
-(language id, normalisation, tokenisation, sentences, gazetteer matching and linking, stance), their
-ratio, peak RSS, and the resident memory after each pass over the stream (flat = no accumulation).
+The texts are the public-domain US federal texts the project holds (``bench/real_text.py``: bills,
+statute, Congressional Record and Federal Register text from ``tests/fixtures`` and, when present,
+``../shared/fixtures/us``), repeated with new ids up to ``--words``. Reported:
 
-    python bench/nlp_throughput.py --words 300000 [--passes 3] [--out results.json]
+- in process: CPU seconds of blank("en") ``nlp.pipe`` and of ``Annotator.annotate_many``, chunk by
+  chunk in turn (so that load on the shared machine slows both alike), and their ratio;
+- through the CLI: wall-clock seconds of ``python -m tracker annotate --jsonl FILE`` (start-up,
+  reading, annotation, JSON output) against wall-clock blank("en") tokenisation of the same texts,
+  measured right before and after each CLI run; the median of ``--cli-runs`` runs;
+- start-up: wall-clock seconds of the CLI on one short document, without and with a LOGINK mention
+  (the stance model is imported only for a topic mention);
+- peak RSS of the in-process run;
+- with ``--reprocess-docs N``: wall-clock seconds of ``tracker reprocess --all --workers 1`` and
+  ``--workers 2`` over a fresh database of N of these documents, and the speed-up.
+
+    python bench/nlp_throughput.py [--words 300000] [--cli-runs 3] [--reprocess-docs 1200] [--out results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402
 
+from bench import real_text  # noqa: E402
 from nlp import Annotator  # noqa: E402
 
-_ACTORS = ["the Secretary", "the Secretary of Transportation", "the Administrator", "the Commissioner", "the Comptroller General",
-           "the Department of Defense", "the Federal Maritime Commission", "the Maritime Administration",
-           "U.S. Customs and Border Protection", "the Coast Guard", "a covered entity", "an eligible entity",
-           "the head of each Federal agency", "a port authority", "the Director", "each State", "the Under Secretary",
-           "the Inspector General", "a recipient of a grant under this section", "the Attorney General"]
-_VERBS = ["shall submit a report on", "shall establish a program for", "may award grants for", "shall issue guidance on",
-          "may not obligate or expend funds for", "shall prescribe regulations relating to", "shall conduct an assessment of",
-          "shall coordinate with appropriate Federal agencies regarding", "shall certify compliance with",
-          "shall maintain records of", "may enter into agreements for", "shall review the implementation of",
-          "shall transmit to the appropriate congressional committees a plan for", "may waive the requirements of",
-          "shall publish in the Federal Register a notice describing", "shall ensure the timely completion of"]
-_ADJECTIVES = ["eligible", "qualified", "covered", "appropriate", "additional", "existing", "domestic", "foreign",
-               "critical", "secure", "regional", "coastal", "inland", "small", "rural", "disadvantaged", "emerging",
-               "advanced", "long-term", "cost-effective", "interoperable", "independent"]
-_NOUNS = ["port infrastructure", "workforce development", "equipment procurement", "supply chain resilience",
-          "cybersecurity risks", "dredging projects", "user fees", "vessel emissions", "navigation safety",
-          "surplus property", "demurrage and detention charges", "personnel training", "personal information",
-          "fund transfers", "contracts and subcontracts", "environmental reviews", "shoreside power", "bridge clearances",
-          "rail connectors", "truck staging areas", "customs inspections", "harbor maintenance", "research grants",
-          "technical assistance", "performance metrics", "data standards", "audit findings", "procurement practices"]
-_TAILS = ["not later than {n} days after the date of the enactment of this Act", "for fiscal year {y}",
-          "in an amount not to exceed ${n},{m}00,000", "as described in subsection ({l})(%d)" , "under section {s}({l}) of title {t}, United States Code",
-          "during the {n}-day period beginning on {month} {d}, {y}", "as soon as practicable",
-          "subject to the availability of appropriations", "in accordance with paragraph ({n}) of section {s}",
-          "notwithstanding any other provision of law", "as amended by section {s} of Public Law {c}-{n}"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-# Rarer sentences that name the watched subject, ports, companies and laws (--subject-share).
-_SUBJECT = ["{a} shall assess the use of LOGINK at {n} ports of allies and partners by {month} {d}, {y}",
-            "no funds made available for fiscal year {y} may be used to procure a covered logistics platform, including LOGINK",
-            "the term 'LOGINK' means the National Transportation and Logistics Public Information Platform, as described in section {s}",
-            "{a} shall brief Congress within {n} days on data platforms used at the Port of Long Beach and the Port of Los Angeles",
-            "{a} shall evaluate {n} terminals in Rotterdam and Piraeus operated by COSCO Shipping Ports since {y}",
-            "the report shall describe cranes manufactured by ZPMC at container terminals in Houston as of {month} {d}, {y}",
-            "the waiver authority in 46 U.S.C. 50309 shall apply to contracts entered into after {month} {d}, {y}"]
 
-
-def _sentence(rng: random.Random, subject_share: float) -> str:
-    if rng.random() < subject_share:
-        text = rng.choice(_SUBJECT)
-    else:
-        text = f"{{a}} {rng.choice(_VERBS)} {rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {rng.choice(_TAILS)}"
-    return text.format(a=rng.choice(_ACTORS), y=rng.randint(1990, 2030), n=rng.randint(2, 400), m=rng.randint(1, 9),
-                       l=chr(rng.randint(97, 110)), s=rng.randint(101, 60999), t=rng.randint(1, 54),
-                       c=rng.randint(100, 119), d=rng.randint(1, 28), month=rng.choice(_MONTHS)).replace(
-                           "%d", str(rng.randint(1, 12)))
-
-
-def _upper_first(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def generate(words: int, doc_words: int, seed: int, subject_share: float = 1 / 15) -> list[str]:
-    """Bill-like documents of about ``doc_words`` words each, ``words`` in total."""
-    rng = random.Random(seed)
-    docs, total = [], 0
+def corpus(words: int) -> list[str]:
+    """The real texts, repeated until they hold about ``words`` words."""
+    texts = real_text.load()
+    if not texts:
+        raise SystemExit("no real text found (tests/fixtures missing?)")
+    out, total = [], 0
     while total < words:
-        parts, n, section = [], 0, 1
-        while n < doc_words:
-            items = "\n".join(f"    ({chr(97 + k)}) {_sentence(rng, subject_share)}; and" for k in range(rng.randint(1, 4)))
-            head = rng.choice(["Report", "Prohibition", "Definitions", "Authorization of appropriations", "Guidance"])
-            para = f"SEC. {section}. {head.upper()}.\n    {_upper_first(_sentence(rng, subject_share))}.\n{items}"
-            parts.append(para)
-            n += len(para.split())
-            section += 1
-        docs.append("\n\n".join(parts))
-        total += n
-    return docs
+        for text in texts:
+            out.append(text)
+            total += len(text.split())
+            if total >= words:
+                break
+    return out
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() // 1024
-
-
-def _timed(run_once) -> float:
-    """CPU seconds of this process (other load on the machine does not count)."""
+def _cpu(run_once) -> float:
     t0 = time.process_time()
     run_once()
     return time.process_time() - t0
 
 
-def run(words: int, doc_words: int, passes: int, seed: int, subject_share: float, chunks: int = 16) -> dict:
-    """Measure both pipelines on the same corpus; returns the figures.
+def _wall(run_once) -> float:
+    t0 = time.perf_counter()
+    run_once()
+    return time.perf_counter() - t0
 
-    Both are warmed up on another corpus first. The corpus is cut into ``chunks``, and each chunk
-    is timed with blank("en") and then with the Annotator, so that a busy machine slows both alike.
-    Further passes of the Annotator over the whole corpus show whether memory stays flat.
-    """
-    warm_up = generate(20_000, doc_words, seed + 1, subject_share)
-    texts = generate(words, doc_words, seed, subject_share)
-    n_words = sum(len(t.split()) for t in texts)
+
+def in_process(texts: list[str], chunks: int = 16) -> dict:
     blank, ann = spacy.blank("en"), Annotator()
-    for _ in blank.pipe(warm_up):
-        pass
-    for _ in ann.annotate_many((i, t, None) for i, t in enumerate(warm_up)):
-        pass
+    warm = texts[: max(1, len(texts) // 20)]
+    list(blank.pipe(warm))
+    list(ann.annotate_many((i, t, None) for i, t in enumerate(warm)))
     size = -(-len(texts) // chunks)
     blank_s = full_s = 0.0
-    mentions = topic_mentions = 0
-    chunk_ratios = []
+    mentions = 0
     for k in range(0, len(texts), size):
         part = texts[k : k + size]
-        blank_t = _timed(lambda: [None for _ in blank.pipe(part, batch_size=64)])
-        results = []
-        full_t = _timed(lambda: results.extend(ann.annotate_many((i, t, None) for i, t in enumerate(part))))
-        blank_s, full_s = blank_s + blank_t, full_s + full_t
-        chunk_ratios.append(blank_t / full_t)
+        blank_s += _cpu(lambda: [None for _ in blank.pipe(part, batch_size=64)])
+        results: list[dict] = []
+        full_s += _cpu(lambda: results.extend(ann.annotate_many((i, t, None) for i, t in enumerate(part))))
         mentions += sum(len(r["mentions"]) for r in results)
-        topic_mentions += sum(1 for r in results for m in r["mentions"] if m["topic"])
-    stance_share = _stance_share(ann, texts)
-    rss_after_pass = [_rss_kb()]
-    for _ in range(passes - 1):
-        for _ in ann.annotate_many((i, t, None) for i, t in enumerate(texts)):
-            pass
-        rss_after_pass.append(_rss_kb())
-    return {"words": n_words, "documents": len(texts), "blank_en_words_per_s": round(n_words / blank_s),
-            "annotator_words_per_s": round(n_words / full_s), "ratio": round(blank_s / full_s, 3),
-            "median_chunk_ratio": round(statistics.median(chunk_ratios), 3),
-            "mentions": mentions, "topic_mentions": topic_mentions, "stance_share_of_time": stance_share, "model_version": ann.model_version,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "rss_after_each_pass_mb": [round(r / 1024, 1) for r in rss_after_pass]}
+    words = sum(len(t.split()) for t in texts)
+    return {"words": words, "documents": len(texts), "mentions": mentions, "model_version": ann.model_version,
+            "blank_en_cpu_s": round(blank_s, 3), "annotator_cpu_s": round(full_s, 3),
+            "blank_en_words_per_s": round(words / blank_s), "annotator_words_per_s": round(words / full_s),
+            "ratio": round(blank_s / full_s, 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def _stance_share(ann: Annotator, texts: list[str], rounds: int = 2) -> float | None:
-    """Share of the annotation time spent in the stance model: extra passes with and without it."""
-    model = ann._stance  # a benchmark may peek: switching the model off is not part of the API
-    if model is None:
-        return None
-    with_stance, without = [], []
-    try:
-        for _ in range(rounds):
-            ann._stance = model
-            with_stance.append(_timed(lambda: list(ann.annotate_many((i, t, None) for i, t in enumerate(texts)))))
-            ann._stance = None
-            without.append(_timed(lambda: list(ann.annotate_many((i, t, None) for i, t in enumerate(texts)))))
-    finally:
-        ann._stance = model
-    return round(max(0.0, 1 - min(without) / min(with_stance)), 3)
+def _cli(path: Path) -> float:
+    command = [sys.executable, "-m", "tracker", "annotate", "--jsonl", str(path)]
+    t0 = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def through_cli(texts: list[str], runs: int) -> dict:
+    blank = spacy.blank("en")
+    list(blank.pipe(texts[:20]))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus.jsonl"
+        path.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+        _cli(path)  # fills the disk cache (gazetteer, language model) if it is empty
+        cli_s, blank_s = [], []
+        for _ in range(runs):
+            blank_s.append(_wall(lambda: [None for _ in blank.pipe(texts, batch_size=64)]))
+            cli_s.append(_cli(path))
+            blank_s.append(_wall(lambda: [None for _ in blank.pipe(texts, batch_size=64)]))
+        one = Path(tmp) / "one.jsonl"
+        one.write_text(json.dumps({"id": "s", "text": "The port authority published its annual report."}) + "\n")
+        topic = Path(tmp) / "topic.jsonl"
+        topic.write_text(json.dumps({"id": "t", "text": "The bill restricts the use of LOGINK at ports."}) + "\n")
+        startup = [_cli(one) for _ in range(runs)]
+        startup_topic = [_cli(topic) for _ in range(runs)]
+    cli, tok = statistics.median(cli_s), statistics.median(blank_s)
+    return {"cli_wall_s": round(cli, 3), "blank_en_wall_s": round(tok, 3), "cli_ratio": round(tok / cli, 3),
+            "cli_runs_s": [round(x, 3) for x in cli_s], "startup_s": round(statistics.median(startup), 3),
+            "startup_with_stance_s": round(statistics.median(startup_topic), 3)}
+
+
+def reprocess(texts: list[str], count: int) -> dict:
+    """Seconds of `tracker reprocess --all --workers 1 | 2` over a database of ``count`` documents."""
+    import hashlib
+
+    from db import writes
+    from db.schema import connect
+
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        subprocess.run([sys.executable, "-m", "tracker", "--db", str(path), "init"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        db = connect(path)
+        for i in range(count):
+            text = f"Document {i}.\n\n{texts[i % len(texts)]}"
+            writes.upsert_document(db, {"source": "govinfo", "source_id": f"bench-{i}", "url": f"https://example.org/{i}",
+                                        "title": f"Bench {i}", "fetched_at": "2026-11-20T08:00:00+00:00",
+                                        "content_hash": hashlib.sha256(text.encode()).hexdigest(), "text": text})
+        db.conn.close()
+        for workers in (1, 2, 1, 2):
+            command = [sys.executable, "-m", "tracker", "--db", str(path), "reprocess", "--all", "--workers", str(workers)]
+            times.setdefault(workers, []).append(_wall(lambda: subprocess.run(command, cwd=ROOT, check=True,
+                                                                             stdout=subprocess.DEVNULL)))
+    one, two = min(times[1]), min(times[2])
+    return {"reprocess_docs": count, "reprocess_1_worker_s": round(one, 2), "reprocess_2_workers_s": round(two, 2),
+            "reprocess_speedup": round(one / two, 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--words", type=int, default=300_000, help="total words of generated text")
-    parser.add_argument("--doc-words", type=int, default=2_000, help="words per generated document")
-    parser.add_argument("--passes", type=int, default=3, help="passes over the corpus for the memory check")
-    parser.add_argument("--subject-share", type=float, default=1 / 15,
-                        help="share of sentences naming LOGINK, ports, companies or laws (default 1/15)")
-    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--words", type=int, default=300_000, help="words of real text (repeated to reach it)")
+    parser.add_argument("--cli-runs", type=int, default=3, help="CLI runs (the median is reported)")
+    parser.add_argument("--reprocess-docs", type=int, default=0, help="also time `tracker reprocess --workers 1|2`")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
-    figures = run(args.words, args.doc_words, args.passes, args.seed, args.subject_share)
-    print(f"corpus: {figures['words']:,} words in {figures['documents']} documents, {figures['mentions']:,} mentions "
-          f"({figures['topic_mentions']:,} of a topic: classified for stance)")
-    print(f"blank('en') tokenisation: {figures['blank_en_words_per_s']:,} words/s")
-    print(f"full Annotator:           {figures['annotator_words_per_s']:,} words/s ({figures['model_version']})")
-    print(f"ratio:                    {figures['ratio']:.1%} (target >= 25%; median over chunks "
-          f"{figures['median_chunk_ratio']:.1%})")
-    if figures["stance_share_of_time"] is not None:
-        print(f"stance model share of annotation time: {figures['stance_share_of_time']:.0%}")
-    print(f"peak RSS: {figures['peak_rss_mb']} MB; RSS after each pass: {figures['rss_after_each_pass_mb']} MB")
+    texts = corpus(args.words)
+    figures = {**in_process(texts), **through_cli(texts, args.cli_runs)}
+    if args.reprocess_docs:
+        figures.update(reprocess(texts, args.reprocess_docs))
+    print(f"corpus: {figures['words']:,} words of real US legislative text in {figures['documents']} documents "
+          f"({len(real_text.load())} distinct), {figures['mentions']:,} mentions")
+    print(f"in process: blank('en') {figures['blank_en_words_per_s']:,} words/s, Annotator "
+          f"{figures['annotator_words_per_s']:,} words/s: ratio {figures['ratio']:.1%} ({figures['model_version']})")
+    print(f"through the CLI: tracker annotate --jsonl {figures['cli_wall_s']} s, blank('en') {figures['blank_en_wall_s']} s: "
+          f"ratio {figures['cli_ratio']:.1%} (target >= 25%; runs {figures['cli_runs_s']})")
+    print(f"start-up (one document): {figures['startup_s']} s; with a LOGINK mention (stance model loaded): "
+          f"{figures['startup_with_stance_s']} s")
+    print(f"peak RSS (in process): {figures['peak_rss_mb']} MB")
+    if "reprocess_speedup" in figures:
+        print(f"tracker reprocess --all over {figures['reprocess_docs']} documents: {figures['reprocess_1_worker_s']} s "
+              f"with 1 worker, {figures['reprocess_2_workers_s']} s with 2: speed-up {figures['reprocess_speedup']}x")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -142,6 +142,15 @@ class Annotator:
         stance = version.removeprefix("stance-") if version else "none"
         return f"gaz-{self.gazetteer.version[:8]}+stance-{stance}"
 
+    def warm_up(self) -> None:
+        """Load now what is otherwise loaded on first use (the stance model, the language identifier, the
+        English tokenizer): before forking worker processes, so that they share it instead of each
+        loading it again."""
+        if self._stance.version:
+            self._stance.load()
+        detect("warm up the language identifier")
+        lang_model("en")
+
     def entity_rows(self) -> Iterator[dict]:
         """Rows for the ``entities`` table: the gazetteer plus one TOPIC row per configured topic."""
         yield from entity_rows(self.gazetteer)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import spacy
 from spacy.attrs import LOWER
 from spacy.language import Language
-from spacy.util import compile_infix_regex
+from spacy.util import get_lang_class
 
 from nlp.text import CJK_CHARS, CJK_FOLD, CJK_PUNCT
 
@@ -38,14 +37,21 @@ def blank(lang: str, cjk: bool = False) -> Language:
     """A blank pipeline for ``lang`` ("cjk": the CJK tokenizer; unknown languages: ``xx``)."""
     cjk = cjk or lang == "cjk"
     try:
-        nlp = spacy.blank("xx" if lang == "cjk" else lang)
-    except (ImportError, OSError, KeyError):
-        nlp = spacy.blank("xx")
-    infixes = [*nlp.Defaults.infixes, _HYPHEN_INFIX, *([_CJK_INFIX] if cjk else [])]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+        nlp = _with_infixes(get_lang_class("xx" if lang == "cjk" else lang), cjk)
+    except (ImportError, OSError, KeyError):  # no such language, or one whose tokenizer needs more packages
+        nlp = _with_infixes(get_lang_class("xx"), cjk)
     if cjk:
         nlp.vocab.lex_attr_getters[LOWER] = _lower_folded
     return nlp
+
+
+def _with_infixes(base: type[Language], cjk: bool) -> Language:
+    """An instance of ``base`` whose infixes include ours, compiled with spaCy's own (once, ~0.05 s saved)."""
+
+    class Defaults(base.Defaults):
+        infixes = [*base.Defaults.infixes, _HYPHEN_INFIX, *([_CJK_INFIX] if cjk else [])]
+
+    return type(base.__name__, (base,), {"Defaults": Defaults})()
 
 
 def _lower_folded(text: str) -> str:

@@ -98,7 +98,9 @@ def _annotated(batches: Iterable[list[dict]], topics_key: tuple, workers: int) -
             yield from zip(batch, annotator.annotate_many((d["id"], d["text"], d["language"]) for d in batch))
         return
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")  # fork shares the loaded gazetteer
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")  # fork shares the loaded models
+    _annotator(topics_key).warm_up()  # loaded once here, not once per worker
+    gc.freeze()
     with context.Pool(workers) as pool:
         in_flight: deque = deque()
         for batch in batches:
