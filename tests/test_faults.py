@@ -267,13 +267,15 @@ def test_fault(env, replay, sid, phase, fault):
     result = env.run(*args)
     elapsed = time.monotonic() - started
     assert hits, f"the broken {phase} response was never requested"
-    assert result.exit_code == 1, result.output
     assert elapsed < 15
 
     db = env.db()
     runs = {r["source"]: r for r in db.query("select * from crawl_runs where id in (select max(id) from crawl_runs group by source)")}
     run = runs[sid]
-    assert run["status"] in ("failed", "partial", "blocked"), result.output
+    # "not ready, retry later" (Cellar's empty answer) may be a deferral: the run ok, the item retried (issue 14)
+    deferred = run["status"] == "ok" and "deferred" in (run["message"] or "")
+    assert result.exit_code == (0 if deferred else 1), result.output
+    assert deferred or run["status"] in ("failed", "partial", "blocked"), result.output
     expected = MESSAGES["robots" if phase == "robots" else fault]
     assert run["message"] and any(m in run["message"] for m in expected), run["message"]
     # nothing empty stored, the good crawl's documents untouched, no new version, watermark put
@@ -282,7 +284,10 @@ def test_fault(env, replay, sid, phase, fault):
     after = _snapshot(db)
     assert after["docs"] == before["docs"]
     assert after["versions"] == before["versions"]
-    assert after["watermarks"][sid] == before["watermarks"][sid]
+    if deferred:  # the watermark may step back before the deferred item, never forward past it
+        assert (after["watermarks"][sid] or "") <= (before["watermarks"][sid] or "")
+    else:
+        assert after["watermarks"][sid] == before["watermarks"][sid]
     # the other source ran normally
     assert runs[spec.partner]["status"] == "ok", runs[spec.partner]["message"]
     assert any(d[0] == spec.partner for d in after["docs"])
