@@ -5,12 +5,21 @@ A `Selection` fixes the set of mentions one digest covers: the subscriber's filt
 (``since``), "not already delivered" (``delivered_until``: mentions first seen after the end of the
 last delivered digest cannot have been delivered, so the ``digest_items`` lookup is skipped for
 them), and an upper bound taken at build time (the largest mentions rowid and the newest
-``first_seen_at``). `record_delivery` writes exactly that set into ``digest_items``, so nothing is
-skipped and nothing is sent twice.
+``first_seen_at``). `claim` writes exactly that set into ``digest_items`` before the SMTP session starts, so nothing
+is skipped and nothing is sent twice.
+
+Claims (migration ``0007_digest_claims``): a digest is one ``digests`` row keyed (unique) by
+subscriber and ``slot``, the previous counted digest it follows (``after:<id>``, or ``first``).
+`claim` inserts it in state ``sending`` with its Message-ID, claimer (pid, host) and items in one
+``BEGIN IMMEDIATE`` transaction; a second process that built the same digest hits the unique key
+and skips. The claim then ends ``sent`` (`mark_sent`), ``failed`` / ``refused`` (`release`: its
+items are freed for the next send) or, when its process died mid-session, ``unknown``
+(`mark_unknown`: the server may have accepted it; its items stay delivered, it is never resent).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +28,11 @@ import sqlite_utils
 from db.transaction import transaction
 
 DOSSIER_FIELDS = ("key", "kind", "source", "title", "url", "stage", "status", "latest_event_date", "latest_event")
+# Statuses whose mentions count as delivered (never offered again) and those that start a new period.
+DELIVERED = ("sending", "sent", "unknown")
+COUNTED = (*DELIVERED, "skipped")
+CLAIM_FIELDS = ("id", "subscriber", "sent_at", "message_id", "subject", "mentions_total", "claim_pid", "claim_host",
+                "status", "error")
 TOPIC_MENTION_FIELDS = ("id", "entity_id", "text", "sentence", "start", "end", "stance", "stance_score", "document_id",
                         "title", "url", "source", "institution", "jurisdiction", "day", "story_id")
 
@@ -36,6 +50,7 @@ class Selection:
     delivered_until: str | None
     snapshot: int = 0
     period_end: str = ""
+    slot: str = "first"
 
     def bounded(self, snapshot: int, period_end: str) -> "Selection":
         """The same selection with its upper bound fixed."""
@@ -84,24 +99,30 @@ def _where(sel: Selection, bounded: bool = True) -> tuple[str, dict]:
 _FROM = "from mentions m indexed by idx_mentions_digest cross join documents d on d.id = m.document_id"
 
 
+_COUNTED_SQL = ", ".join(f"'{s}'" for s in COUNTED)
+_DELIVERED_SQL = ", ".join(f"'{s}'" for s in DELIVERED)
+
+
 def last_delivery(db: sqlite_utils.Database, email: str) -> dict | None:
-    """The subscriber's latest recorded digest (sent, or skipped because empty; failed attempts do not count)."""
+    """The subscriber's latest counted digest (sent, claimed, unknown, or skipped because empty; failed
+    and refused attempts do not count)."""
     row = db.execute(
-        "select id, sent_at, period_end, status from digests where subscriber = ? and status in ('sent', 'skipped') "
-        "order by sent_at desc, id desc limit 1",
+        f"select id, sent_at, period_end, status from digests where subscriber = ? and status in ({_COUNTED_SQL}) "
+        "order by id desc limit 1",
         [email],
     ).fetchone()
     return dict(zip(("id", "sent_at", "period_end", "status"), row)) if row else None
 
 
 def delivered_until(db: sqlite_utils.Database, email: str) -> str | None:
-    """The end of the newest period delivered to the subscriber (None before the first delivery)."""
-    return db.execute("select max(period_end) from digests where subscriber = ? and status = 'sent'", [email]).fetchone()[0]
+    """The end of the newest period delivered (or claimed) to the subscriber (None before the first)."""
+    return db.execute(f"select max(period_end) from digests where subscriber = ? and status in ({_DELIVERED_SQL})",
+                      [email]).fetchone()[0]
 
 
 def recorded_since(db: sqlite_utils.Database, email: str, instant: str) -> bool:
-    """Whether a digest was sent to, or recorded as skipped for, the subscriber at or after ``instant``."""
-    return db.execute("select 1 from digests where subscriber = ? and sent_at >= ? and status in ('sent', 'skipped') "
+    """Whether a digest was sent, claimed or recorded as skipped for the subscriber at or after ``instant``."""
+    return db.execute(f"select 1 from digests where subscriber = ? and sent_at >= ? and status in ({_COUNTED_SQL}) "
                       "limit 1", [email, instant]).fetchone() is not None
 
 
@@ -185,33 +206,92 @@ def stance_counts_by_day(db: sqlite_utils.Database, sel: Selection, first: str, 
     ).fetchall()
 
 
-def record_delivery(db: sqlite_utils.Database, sel: Selection, subject: str, total: int, period_start: str,
-                    sent_at: str, message_id: str | None, status: str = "sent") -> int:
-    """Record a digest the server accepted (or an empty one skipped) with exactly the mentions it covered."""
-    with transaction(db):
-        digest_id = db.conn.execute(
-            "insert into digests (subscriber, sent_at, message_id, subject, items, period_start, period_end, status, "
-            "mentions_total, snapshot_rowid) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [sel.email, sent_at, message_id, subject, total, period_start, sel.period_end, status, total, sel.snapshot],
-        ).lastrowid
-        if total:
-            where, params = _where(sel)
-            db.conn.execute(
-                "insert or ignore into digest_items (digest_id, mention_id, subscriber) "
-                f"select :digest_id, m.id, :email from mentions m cross join documents d on d.id = m.document_id where {where}",
-                {**params, "digest_id": digest_id},
-            )
+def claim(db: sqlite_utils.Database, sel: Selection, subject: str, total: int, period_start: str, claimed_at: str,
+          message_id: str | None, pid: int, host: str, status: str = "sending") -> int | None:
+    """Claim the digest of ``sel`` (status ``sending``, or ``skipped`` for an empty one) with exactly the
+    mentions it covers, in one transaction; None when another digest already holds its slot."""
+    try:
+        with transaction(db):
+            digest_id = db.conn.execute(
+                "insert into digests (subscriber, sent_at, message_id, subject, items, period_start, period_end, status, "
+                "mentions_total, snapshot_rowid, slot, claim_pid, claim_host, claimed_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [sel.email, claimed_at, message_id, subject, total, period_start, sel.period_end, status, total,
+                 sel.snapshot, sel.slot, pid, host, claimed_at],
+            ).lastrowid
+            if total:
+                where, params = _where(sel)
+                db.conn.execute(
+                    "insert or ignore into digest_items (digest_id, mention_id, subscriber) "
+                    f"select :digest_id, m.id, :email from mentions m cross join documents d on d.id = m.document_id where {where}",
+                    {**params, "digest_id": digest_id},
+                )
+    except sqlite3.IntegrityError:
+        return None
     return digest_id
 
 
-def record_failure(db: sqlite_utils.Database, sel: Selection, subject: str, total: int, period_start: str,
+def mark_sent(db: sqlite_utils.Database, digest_id: int) -> None:
+    """The server accepted the claimed digest."""
+    with transaction(db):
+        db.conn.execute("update digests set status = 'sent' where id = ?", [digest_id])
+
+
+def release(db: sqlite_utils.Database, digest_id: int, status: str, error: str) -> None:
+    """The claimed digest was certainly not accepted (``failed``, or ``refused`` for its recipient): its
+    mentions are freed for the next send and the attempt stays visible."""
+    with transaction(db):
+        db.conn.execute("delete from digest_items where digest_id = ?", [digest_id])
+        db.conn.execute("update digests set status = ?, error = ?, items = 0 where id = ?", [status, error, digest_id])
+
+
+def claims(db: sqlite_utils.Database, status: str = "sending", email: str | None = None) -> list[dict]:
+    """Digests in ``status`` (``sending``: claims in flight or left by a dead process; ``unknown``), oldest first."""
+    where, params = "status = ?", [status]
+    if email is not None:
+        where, params = where + " and subscriber = ?", [*params, email]
+    rows = db.execute(f"select {', '.join(CLAIM_FIELDS)} from digests where {where} order by id", params).fetchall()
+    return [dict(zip(CLAIM_FIELDS, r)) for r in rows]
+
+
+def mark_unknown(db: sqlite_utils.Database, digest_id: int, error: str) -> bool:
+    """A claim whose process died mid-session: the server may have accepted it, so its mentions stay
+    delivered and it is never resent. False when it is no longer ``sending``."""
+    with transaction(db):
+        changed = db.conn.execute("update digests set status = 'unknown', error = ? where id = ? and status = 'sending'",
+                                  [error, digest_id]).rowcount
+    return bool(changed)
+
+
+def subscriber_deliveries(db: sqlite_utils.Database, email: str) -> dict:
+    """For `tracker digest subscribers`: the last counted digest, the last sent one, and the counts per status."""
+    last = db.execute("select sent_at, status, subject from digests where subscriber = ? order by id desc limit 1",
+                      [email]).fetchone()
+    sent = db.execute("select max(sent_at) from digests where subscriber = ? and status = 'sent'", [email]).fetchone()[0]
+    counts = dict(db.execute("select status, count(*) from digests where subscriber = ? group by status", [email]).fetchall())
+    return {"last_attempt_at": last[0] if last else None, "last_status": last[1] if last else None,
+            "last_sent_at": sent, "counts": counts}
+
+
+def migrate_claims(db: sqlite_utils.Database) -> None:
+    """Migration ``0007_digest_claims``: the claim columns and the unique (subscriber, slot) key over
+    the digests that count (a failed or refused attempt never holds a slot)."""
+    columns = db["digests"].columns_dict
+    for column, kind in (("slot", str), ("claim_pid", int), ("claim_host", str), ("claimed_at", str)):
+        if column not in columns:
+            db["digests"].add_column(column, kind)
+    db.execute(f"create unique index if not exists idx_digests_claim on digests (subscriber, slot) "
+               f"where slot is not null and status in ({_COUNTED_SQL})")
+
+
+def record_failure(db: sqlite_utils.Database, email: str, subject: str, total: int, period_start: str, period_end: str,
                    attempted_at: str, error: str) -> None:
-    """Keep a failed delivery attempt visible (status ``failed``, no items): it never counts as delivered."""
+    """Keep a failed attempt that never got a claim visible (status ``failed``, no items, no slot)."""
     with transaction(db):
         db.conn.execute(
             "insert into digests (subscriber, sent_at, subject, items, period_start, period_end, status, mentions_total, error) "
             "values (?, ?, ?, 0, ?, ?, 'failed', ?, ?)",
-            [sel.email, attempted_at, subject, period_start, sel.period_end, total, error],
+            [email, attempted_at, subject, period_start, period_end, total, error],
         )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from db import clock, health
+from db.digests import migrate_claims
 from db.views import VIEWS
 
 
@@ -261,6 +262,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_news_stories", _news_stories),
     ("0005_document_nlp_summary", _document_nlp_summary),
     ("0006_source_health_state", _source_health_state),
+    ("0007_digest_claims", migrate_claims),
 ]
 
 

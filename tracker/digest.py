@@ -50,7 +50,8 @@ def selection(db: sqlite_utils.Database, config: Config, sub: Subscriber, now: d
         period_start = now - timedelta(days=config.digest.first_digest_days)
         since = clock.iso(period_start)
     sel = data.Selection(sub.email, tuple(sub.topics or config.topics), tuple(sub.sources), sub.stances, sub.min_score,
-                         since, data.delivered_until(db, sub.email))
+                         since, data.delivered_until(db, sub.email),
+                         slot=f"after:{previous['id']}" if previous else "first")  # the claim's key (db.digests)
     return sel, period_start
 
 

@@ -4,25 +4,37 @@
 ``smtp://[user:password@]host[:port]`` (port 25 by default; upgraded with STARTTLS whenever the
 server offers it, ``?starttls=required`` refuses a server that does not, ``?starttls=never`` never
 tries) or ``smtps://[user:password@]host[:port]`` (implicit TLS, port 465). Credentials are
-percent-decoded (``p%40ss`` is ``p@ss``); ``?cafile=PATH`` trusts a private CA; ``?timeout=S``.
-The URL is only ever logged with its password masked.
+percent-decoded (``p%40ss`` is ``p@ss``); ``?cafile=PATH`` trusts a private CA. The URL is only
+ever logged with its password masked.
 
-Each subscriber's digest is one message (multipart/alternative: text + HTML with the stance chart
-as an inline ``cid:`` image) with its own Message-ID. It is recorded in ``digests`` /
-``digest_items`` only after the server accepted it: a refused or unreachable server leaves nothing
-recorded as delivered (the attempt is kept as a ``failed`` row with the error and no items) and the
-next tick delivers. (A crash between acceptance and recording can resend one
-digest: delivery is at least once, never silently lost.)
+Bounded: a whole SMTP session (connect, banner, EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA, QUIT) ends at
+``[digest] smtp_deadline_s`` (``?timeout=S`` replaces it for that server): a watchdog thread shuts
+the socket down at the deadline, so a server that trickles its banner a byte at a time cannot hold
+``digest send`` or a tick. After a server-level failure (unreachable, deadline, TLS, AUTH) the
+remaining subscribers of that send are not attempted (recorded ``failed``: "not attempted").
+
+At most once (`db.digests.claim`): each subscriber's digest is one message (text + HTML with the
+stance chart as an inline ``cid:`` image) whose Message-ID is fixed when it is claimed, before
+connecting. A second process that built the same digest finds the claim and skips it. The claim
+ends ``sent`` when the server accepted DATA; ``failed`` / ``refused`` (its mentions freed for the
+next send) when the server certainly did not take it; ``unknown`` when the whole message was handed
+over but no answer came (deadline, dropped connection), or when a claim's process died mid-session
+(reconciled by the next send or tick). An ``unknown`` digest is never resent automatically: its
+mentions count as delivered and it is reported (`tracker digest subscribers`, the send's output).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,17 +46,28 @@ from db import digests as data
 from tracker.config import Config
 from tracker.digest import build_digest
 from tracker.digest_view import Digest
+from tracker.subscriptions import Subscriber
 
 log = logging.getLogger("tracker.mailer")
 
+# A ``sending`` claim older than the session deadline plus this margin belongs to a dead process.
+CLAIM_MARGIN = timedelta(minutes=5)
+
 
 class MailError(Exception):
-    """Delivery failed (configuration, connection, refusal); the message never names the password."""
+    """Delivery failed; the message never names the password. ``kind``: ``failed`` (not accepted),
+    ``refused`` (the recipient was refused), ``unknown`` (handed over, no answer); ``server``: the
+    failure concerns the server, not this message (the send's other subscribers are not attempted)."""
+
+    def __init__(self, message: str, kind: str = "failed", server: bool = False):
+        super().__init__(message)
+        self.kind = kind
+        self.server = server
 
 
 @dataclass(frozen=True)
 class SmtpTarget:
-    """A parsed SMTP URL."""
+    """A parsed SMTP URL (``timeout``: the URL's ``?timeout=``, None when absent)."""
 
     scheme: str
     host: str
@@ -53,7 +76,7 @@ class SmtpTarget:
     password: str | None
     starttls: str  # "auto" | "required" | "never"
     cafile: str | None
-    timeout: float
+    timeout: float | None = None
 
     @property
     def masked(self) -> str:
@@ -68,19 +91,24 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise MailError("SMTP URL is malformed (expected smtp://[user:password@]host[:port])") from None
+        raise MailError("SMTP URL is malformed (expected smtp://[user:password@]host[:port])", server=True) from None
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise MailError(f"SMTP URL must look like smtp://[user:password@]host[:port] or smtps://..., got scheme {parts.scheme!r}")
+        raise MailError(f"SMTP URL must look like smtp://[user:password@]host[:port] or smtps://..., got scheme "
+                        f"{parts.scheme!r}", server=True)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     starttls = query.get("starttls", "auto").lower()
     if parts.scheme == "smtps":
         starttls = "never"
     elif starttls not in ("auto", "required", "never"):
-        raise MailError(f"SMTP URL: starttls must be auto, required or never, got {starttls!r}")
-    try:
-        timeout = float(query.get("timeout", 30))
-    except ValueError:
-        raise MailError("SMTP URL: timeout must be a number of seconds") from None
+        raise MailError(f"SMTP URL: starttls must be auto, required or never, got {starttls!r}", server=True)
+    timeout = None
+    if "timeout" in query:
+        try:
+            timeout = float(query["timeout"])
+        except ValueError:
+            timeout = -1.0
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise MailError("SMTP URL: timeout must be a positive number of seconds", server=True)
     return SmtpTarget(
         scheme=parts.scheme, host=parts.hostname, port=port or (465 if parts.scheme == "smtps" else 25),
         username=unquote(parts.username) if parts.username is not None else None,
@@ -94,7 +122,8 @@ def smtp_target(config: Config) -> SmtpTarget:
     env = config.digest.smtp_url_env
     url = os.environ.get(env)
     if not url:
-        raise MailError(f"no SMTP server: set the environment variable {env} to smtp://[user:password@]host[:port]")
+        raise MailError(f"no SMTP server: set the environment variable {env} to smtp://[user:password@]host[:port]",
+                        server=True)
     return parse_smtp_url(url)
 
 
@@ -121,46 +150,117 @@ def _domain(sender: str) -> str | None:
     return address.rsplit("@", 1)[1] if "@" in address else None
 
 
-def deliver(target: SmtpTarget, msg: EmailMessage) -> None:
-    """Hand one message to the server; raises MailError unless the server accepted it.
+class _Watched(smtplib.SMTP):
+    """An smtplib client that a watchdog can cut off at any point (`expire` shuts its connection down,
+    unblocking a read in another thread), and that knows when the whole message has been handed over."""
+
+    def arm(self, host: str, deadline_s: float) -> None:
+        self._host = host  # STARTTLS / SMTPS check the certificate against it
+        self.deadline = time.monotonic() + deadline_s
+        self.expired = self.payload_sent = self._closed = False
+        self.phase = self.expired_during = "connect"
+        self._fd: int | None = None
+        self._guard = threading.Lock()
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, max(self.deadline - time.monotonic(), 0.001))
+        with self._guard:
+            self._fd = sock.fileno()
+        if self.expired:
+            self.expire()
+        return sock
+
+    def send(self, s):
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):  # the body and its final dot: DATA is complete
+            self.payload_sent = True
+
+    def expire(self) -> None:
+        """Shut the connection down (the fd survives STARTTLS, the socket object does not)."""
+        with self._guard:
+            self.expired, self.expired_during = True, self.phase
+            if self._fd is None or self._closed:
+                return
+            sock = socket.socket(fileno=self._fd)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            finally:
+                sock.detach()
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            super().close()
+
+
+class _WatchedSSL(smtplib.SMTP_SSL, _Watched):
+    """`_Watched` over implicit TLS (smtps)."""
+
+
+def deliver(target: SmtpTarget, msg: EmailMessage, deadline_s: float) -> None:
+    """Hand one message to its one recipient within one bounded session; raises MailError unless the
+    server accepted it. ``deadline_s`` bounds the whole session (``target.timeout`` replaces it).
 
     Once DATA is accepted the message is delivered: a failing QUIT (a non-221 answer, a dropped
-    connection) is only logged, else the digest would be recorded as failed and sent again."""
+    connection, the deadline) is only logged."""
+    deadline_s = target.timeout or deadline_s
     context = ssl.create_default_context(cafile=target.cafile)
+    if target.scheme == "smtps":
+        client: _Watched = _WatchedSSL(timeout=deadline_s, context=context)
+    else:
+        client = _Watched(timeout=deadline_s)
+    client.arm(target.host, deadline_s)
+    watchdog = threading.Timer(deadline_s, client.expire)
+    watchdog.daemon = True
+    watchdog.start()
     accepted = False
     try:
-        if target.scheme == "smtps":
-            client = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout, context=context)
-        else:
-            client = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
-        with client:
-            client.ehlo()
-            if target.scheme == "smtp" and target.starttls != "never":
-                if client.has_extn("starttls"):
-                    client.starttls(context=context)
-                    client.ehlo()
-                elif target.starttls == "required":
-                    raise MailError(f"{target.masked} does not offer STARTTLS and the URL requires it (starttls=required)")
-            if target.username is not None:
-                client.login(target.username, target.password or "")
-            client.send_message(msg)
-            accepted = True
+        client.connect(target.host, target.port)
+        client.phase = "EHLO"
+        client.ehlo()
+        if target.scheme == "smtp" and target.starttls != "never":
+            if client.has_extn("starttls"):
+                client.phase = "STARTTLS"
+                client.starttls(context=context)
+                client.ehlo()
+            elif target.starttls == "required":
+                raise MailError(f"{target.masked} does not offer STARTTLS and the URL requires it (starttls=required)",
+                                server=True)
+        if target.username is not None:
+            client.phase = "AUTH"
+            client.login(target.username, target.password or "")
+        client.phase = "MAIL/RCPT/DATA"
+        client.send_message(msg, to_addrs=[msg["To"]])
+        accepted = True
+        client.phase = "QUIT"
+        client.quit()
     except MailError:
         raise
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # smtplib, socket, TLS errors and whatever a broken answer raises
         if not accepted:
-            raise _refusal(target, exc) from None
+            raise _not_accepted(target, client, exc, deadline_s) from None
         log.warning("message accepted, closing the connection failed", extra={"server": target.masked, "error": str(exc)})
+    finally:
+        watchdog.cancel()
+        client.close()
 
 
-def _refusal(target: SmtpTarget, exc: Exception) -> MailError:
-    """The error for a delivery that failed before the server accepted the message."""
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return MailError(f"{target.masked} refused: {exc.smtp_code} {_text(exc.smtp_error)}")
+def _not_accepted(target: SmtpTarget, client: _Watched, exc: Exception, deadline_s: float) -> MailError:
+    """The error for a session that ended before the server accepted the message."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items())
-        return MailError(f"{target.masked} refused the recipient: {codes}")
-    return MailError(f"cannot deliver through {target.masked}: {type(exc).__name__}: {exc}")
+        return MailError(f"{target.masked} refused the recipient: {codes}", kind="refused")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        specific = isinstance(exc, (smtplib.SMTPDataError, smtplib.SMTPSenderRefused))
+        return MailError(f"{target.masked} refused: {exc.smtp_code} {_text(exc.smtp_error)}", server=not specific)
+    cause = (f"no complete SMTP session within {deadline_s:g} s (smtp_deadline_s / ?timeout=); cut off during "
+             f"{client.expired_during}" if client.expired else f"{type(exc).__name__}: {exc}")
+    if client.payload_sent:
+        return MailError(f"{target.masked} took the whole message but gave no answer ({cause}): it may have been "
+                         "delivered; not resent", kind="unknown", server=True)
+    return MailError(f"cannot deliver through {target.masked}: {cause}", server=True)
 
 
 def _text(value: bytes | str) -> str:
@@ -169,10 +269,11 @@ def _text(value: bytes | str) -> str:
 
 @dataclass
 class Outcome:
-    """What happened to one subscriber's digest."""
+    """What happened to one subscriber's digest. ``status``: sent, skipped (empty), claimed (another
+    process holds it), unknown (may have been delivered; not resent), failed (refusals included), dry-run."""
 
     email: str
-    status: str  # sent | skipped (empty) | failed | dry-run
+    status: str
     subject: str
     mentions: int
     critical: int
@@ -181,16 +282,50 @@ class Outcome:
     error: str | None = None
 
 
-def record_delivery(db: sqlite_utils.Database, digest: Digest, message_id: str | None, status: str = "sent") -> int:
-    """Record a digest the server accepted (or an empty one skipped) with exactly the mentions it covered."""
-    return data.record_delivery(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
-                                clock.iso(digest.now), message_id, status)
+def record_failure(db: sqlite_utils.Database, email: str, error: str, digest: Digest | None = None) -> None:
+    """Keep a failed attempt visible (status ``failed``, no items): it never counts as delivered."""
+    if digest is None:
+        data.record_failure(db, email, "", 0, clock.now_iso(), "", clock.now_iso(), error)
+    else:
+        data.record_failure(db, email, digest.subject, digest.total, clock.iso(digest.period_start),
+                            digest.selection.period_end, clock.iso(digest.now), error)
 
 
-def record_failure(db: sqlite_utils.Database, digest: Digest, error: str) -> None:
-    """Keep a failed delivery attempt visible (status ``failed``, no items): it never counts as delivered."""
-    data.record_failure(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
-                        clock.iso(digest.now), error)
+def _claim(db: sqlite_utils.Database, digest: Digest, message_id: str | None, status: str = "sending") -> int | None:
+    return data.claim(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
+                      clock.iso(digest.now), message_id, os.getpid(), socket.gethostname(), status)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def reconcile(db: sqlite_utils.Database, config: Config, now: datetime) -> list[Outcome]:
+    """Claims left ``sending`` by a dead process (its pid gone on this host, or older than the session
+    deadline plus `CLAIM_MARGIN`) become ``unknown``: the server may have accepted them, so their
+    mentions stay delivered and nothing is resent. Returns one outcome per claim reconciled."""
+    host, outcomes = socket.gethostname(), []
+    oldest = now - timedelta(seconds=config.digest.smtp_deadline_s) - CLAIM_MARGIN
+    for c in data.claims(db, "sending"):
+        dead = c["claim_host"] == host and not _pid_alive(c["claim_pid"])
+        if not (dead or clock.aware(c["sent_at"]) < oldest):
+            continue
+        error = (f"interrupted: claimed at {c['sent_at']} by pid {c['claim_pid']} on {c['claim_host']}, which ended "
+                 "before recording the answer; the server may have accepted it; not resent")
+        if data.mark_unknown(db, c["id"], error):
+            log.error("digest delivery unknown", extra={"subscriber": c["subscriber"], "digest": c["id"],
+                                                        "message_id": c["message_id"]})
+            outcomes.append(Outcome(c["subscriber"], "unknown", c["subject"] or "", c["mentions_total"] or 0, 0, 0,
+                                    c["message_id"], error))
+    return outcomes
 
 
 def send_digests(db: sqlite_utils.Database, config: Config, now: datetime | None = None, only: list[str] | None = None,
@@ -199,35 +334,72 @@ def send_digests(db: sqlite_utils.Database, config: Config, now: datetime | None
 
     An empty digest is sent as "nothing new" when ``[digest] send_empty`` is true, else skipped; with
     ``record_empty`` (the scheduled tick) the skip is recorded so that slot is not reconsidered.
+    Claims left by dead processes are reconciled first (their outcomes come first).
     """
-    send_empty = config.digest.send_empty
-    sender = config.digest.sender
+    now = clock.now() if now is None else clock.aware(now)
     wanted = [s for s in config.digest.subscribers if only is None or s.email.lower() in {o.lower() for o in only}]
-    target: SmtpTarget | None = None
-    outcomes = []
+    outcomes = [] if dry_run else reconcile(db, config, now)
+    server_down: MailError | None = None
     for sub in wanted:
-        digest = build_digest(db, config, sub, now)
-        outcome = Outcome(sub.email, "dry-run", digest.subject, digest.total, digest.by_stance.get("critical", 0),
-                          digest.dossiers_new_total)
-        if dry_run:
-            outcome.status = "dry-run" if (send_empty or not digest.empty) else "skipped"
-        elif digest.empty and not send_empty:
-            outcome.status = "skipped"
-            if record_empty:
-                record_delivery(db, digest, None, status="skipped")
-        else:
-            try:
-                target = target or smtp_target(config)
-                msg = compose(digest, sender)
-                deliver(target, msg)
-            except MailError as exc:
-                outcome.status, outcome.error = "failed", str(exc)
-                record_failure(db, digest, str(exc))
-                log.error("digest not delivered", extra={"subscriber": sub.email, "error": str(exc)})
-            else:
-                outcome.status, outcome.message_id = "sent", msg["Message-ID"]
-                record_delivery(db, digest, msg["Message-ID"])
-                log.info("digest delivered", extra={"subscriber": sub.email, "server": target.masked,
-                                                    "mentions": digest.total, "message_id": msg["Message-ID"]})
+        try:
+            outcome, down = _send_one(db, config, sub, now, dry_run, record_empty, server_down)
+            server_down = server_down or down
+        except Exception as exc:  # one subscriber's problem (a broken row, a bad header) never stops the others
+            log.exception("digest failed", extra={"subscriber": sub.email})
+            outcome = Outcome(sub.email, "failed", "", 0, 0, 0, error=f"{type(exc).__name__}: {exc}")
+            if not dry_run:
+                try:
+                    record_failure(db, sub.email, outcome.error)
+                except Exception:  # the database itself is the problem: already logged above
+                    log.exception("failure not recorded", extra={"subscriber": sub.email})
         outcomes.append(outcome)
     return outcomes
+
+
+def _send_one(db: sqlite_utils.Database, config: Config, sub: Subscriber, now: datetime, dry_run: bool,
+              record_empty: bool, server_down: MailError | None) -> tuple[Outcome, MailError | None]:
+    """One subscriber: build, claim, deliver, record. Returns the outcome and a server-level error."""
+    digest = build_digest(db, config, sub, now)
+    outcome = Outcome(sub.email, "dry-run", digest.subject, digest.total, digest.by_stance.get("critical", 0),
+                      digest.dossiers_new_total)
+    if dry_run:
+        outcome.status = "dry-run" if (config.digest.send_empty or not digest.empty) else "skipped"
+        return outcome, None
+    if digest.empty and not config.digest.send_empty:
+        outcome.status = "skipped"
+        if record_empty:
+            _claim(db, digest, None, status="skipped")  # None: another process recorded this slot already
+        return outcome, None
+    try:
+        if server_down is not None:
+            raise MailError(f"not attempted: {server_down}", server=True)
+        target = smtp_target(config)
+    except MailError as exc:
+        outcome.status, outcome.error = "failed", str(exc)
+        record_failure(db, sub.email, str(exc), digest)
+        log.error("digest not delivered", extra={"subscriber": sub.email, "error": str(exc)})
+        return outcome, exc
+    msg = compose(digest, config.digest.sender)
+    outcome.message_id = msg["Message-ID"]
+    digest_id = _claim(db, digest, msg["Message-ID"])
+    if digest_id is None:
+        outcome.status, outcome.error = "claimed", "another process is delivering or delivered this digest: not sent"
+        log.info("digest claimed elsewhere", extra={"subscriber": sub.email})
+        return outcome, None
+    try:
+        deliver(target, msg, config.digest.smtp_deadline_s)
+    except MailError as exc:
+        outcome.error = str(exc)
+        if exc.kind == "unknown":
+            outcome.status = "unknown"
+            data.mark_unknown(db, digest_id, str(exc))
+        else:
+            outcome.status = "failed"
+            data.release(db, digest_id, exc.kind, str(exc))
+        log.error("digest not delivered", extra={"subscriber": sub.email, "error": str(exc), "status": exc.kind})
+        return outcome, exc if exc.server else None
+    data.mark_sent(db, digest_id)
+    outcome.status = "sent"
+    log.info("digest delivered", extra={"subscriber": sub.email, "server": target.masked, "mentions": digest.total,
+                                        "message_id": msg["Message-ID"]})
+    return outcome, None

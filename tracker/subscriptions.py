@@ -10,11 +10,14 @@ supportive), ``critical``, ``supportive``; ``min_score`` (0..1) on the stance sc
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
 
 STANCES = ("critical", "supportive", "neutral")
 # min_stance: which stances a subscriber receives (None: every stance, unclassified included).
@@ -27,6 +30,20 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE = re.compile(r"^\s*(daily|\*|(?:mon|tue|wed|thu|fri|sat|sun)(?:\s*,\s*(?:mon|tue|wed|thu|fri|sat|sun))*)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.I)
 LIMITS = ("max_documents", "max_mentions_per_document", "first_digest_days")
 STRINGS = ("schedule", "timezone", "from", "smtp_url_env", "base_url")
+
+
+def check_address(address: object) -> str:
+    """The address if it is one mailbox (email-validator, syntax only: no DNS); raises ValueError with a
+    one-line reason. CR/LF, commas and display names are refused: one subscriber is one envelope recipient."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"expected an e-mail address, got {address!r}")
+    if any(c in address for c in "\r\n,;<>"):
+        raise ValueError(f"expected one plain address (no line breaks, commas or display name), got {address!r}")
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address!r} is not a valid e-mail address: {exc}") from None
+    return address
 
 
 class InvalidSetting(ValueError):
@@ -106,6 +123,7 @@ class DigestSettings:
     max_documents: int
     max_mentions_per_document: int
     first_digest_days: int
+    smtp_deadline_s: float
     subscribers: tuple[Subscriber, ...]
 
     @property
@@ -139,19 +157,31 @@ def parse_digest(raw: dict, topics: Iterable[str], sources: Iterable[str]) -> Di
         value = raw.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidSetting(f"digest.{key}", f"expected a positive integer, got {value!r}")
+    deadline = raw.get("smtp_deadline_s")
+    if not isinstance(deadline, (int, float)) or isinstance(deadline, bool) or not math.isfinite(deadline) or deadline <= 0:
+        raise InvalidSetting("digest.smtp_deadline_s", f"expected a positive number of seconds, got {deadline!r}")
     entries = raw.get("subscribers", [])
     if not isinstance(entries, list):
         raise InvalidSetting("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
     known_topics, known_sources = set(topics), set(sources)
     subscribers = tuple(_subscriber(entry, f"digest.subscribers[{i}]", known_topics, known_sources)
                         for i, entry in enumerate(entries))
+    seen: set[str] = set()
+    for i, sub in enumerate(subscribers):
+        if sub.email.lower() in seen:
+            raise InvalidSetting(f"digest.subscribers[{i}].email", f"{sub.email!r} is already a subscriber")
+        seen.add(sub.email.lower())
     return DigestSettings(schedule, raw["schedule"], raw["timezone"], raw["from"], raw["smtp_url_env"], raw["base_url"],
-                          raw["send_empty"], *(raw[k] for k in LIMITS), subscribers)
+                          raw["send_empty"], *(raw[k] for k in LIMITS), float(deadline), subscribers)
 
 
 def _subscriber(entry: object, key: str, topics: set[str], sources: set[str]) -> Subscriber:
-    if not isinstance(entry, dict) or not isinstance(entry.get("email"), str) or "@" not in entry["email"]:
-        raise InvalidSetting(f"{key}.email", "expected an e-mail address")
+    if not isinstance(entry, dict):
+        raise InvalidSetting(key, "expected a table with at least email = \"...\"")
+    try:
+        check_address(entry.get("email"))
+    except ValueError as exc:
+        raise InvalidSetting(f"{key}.email", str(exc)) from None
     for name in entry.get("topics", []):
         if name not in topics:
             raise InvalidSetting(f"{key}.topics", f"unknown topic {name!r}")
