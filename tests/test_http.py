@@ -349,7 +349,7 @@ def test_bad_http_numbers_exit_2_with_one_line_naming_the_key(tmp_path, key, val
                           timeout=60)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"http.{key}: must be a finite number, not negative, got {value}" in lines[0], proc.stderr
+    assert len(lines) == 1 and f"http.{key}: must be a finite number" in lines[0] and lines[0].endswith(value), proc.stderr
 
 
 @pytest.mark.parametrize("key", ["timeout_s", "deadline_s", "total_deadline_s", "extract_timeout_s", "min_interval_s"])
@@ -359,7 +359,7 @@ def test_non_finite_or_negative_http_numbers_are_refused(tmp_path, key, value):
 
     path = tmp_path / "bad.toml"
     path.write_text(f"[http]\n{key} = {value}\n")
-    with pytest.raises(ConfigError, match=f"^http.{key}: must be a finite number, not negative"):
+    with pytest.raises(ConfigError, match=f"^http.{key}: must be a finite number"):
         load_config(str(path))
 
 
