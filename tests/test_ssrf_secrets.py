@@ -533,7 +533,8 @@ def datasette_pages(db_path: Path, doc_id: int) -> dict[str, str]:
 
 def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(tmp_path, monkeypatch, connections):
     """The socket goes to the checked address, while TLS still names and verifies the host: a
-    certificate for tls.example is accepted for tls.example, and refused for any other name."""
+    certificate for tls.example is accepted for tls.example, and refused for any other name. And a
+    status line trickled over TLS ends at the deadline like one over plain TCP."""
     import datetime
     import ssl
 
@@ -542,7 +543,7 @@ def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from crawler.errors import FetchError
+    from crawler.errors import DeadlineExceeded, FetchError
     from crawler.http import HttpClient, HttpSettings
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -565,12 +566,17 @@ def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(
     port = listener.getsockname()[1]
 
     def serve() -> None:
-        for _ in range(2):
+        for number in range(3):
             conn, _ = listener.accept()
             try:
                 with context.wrap_socket(conn, server_side=True) as tls:
                     tls.recv(65536)
-                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nover TLS.")
+                    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nover TLS."
+                    if number < 2:
+                        tls.sendall(answer)
+                    for byte in answer if number == 2 else b"":  # the third one trickles its status line
+                        time.sleep(0.1)
+                        tls.sendall(bytes([byte]))
             except (ssl.SSLError, OSError):
                 conn.close()
 
@@ -587,5 +593,9 @@ def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(
         with pytest.raises(FetchError, match="connection failed: SSLError"):  # same address, a name the certificate lacks
             client.get(f"https://other.example:{port}/")
         assert seen_sni == ["tls.example", "other.example"]
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match="deadline_s = 1 "):  # the watchdog works under TLS too
+            client.get(f"https://tls.example:{port}/slow", deadline_s=1)
+        assert 1 <= time.monotonic() - started < 1.5
     finally:
         listener.close()
