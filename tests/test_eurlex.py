@@ -173,10 +173,12 @@ def test_not_ready_is_an_item_error_then_ready_next_run(env, replay, status, bod
     replay.add(CONTENT + "32019R0452", body, status=status, content_type="text/html", times=1)
     configure(env, replay)
     result = env.run("crawl", "eurlex", "--no-nlp")
-    assert "eurlex: partial" in result.output and "retry on a later run" in result.output
+    # an item error (partial) or, with issue 14's deferrals, an ok run that retries the item: either way
+    # nothing is stored for it and the watermark never passes it
+    assert ("eurlex: partial" in result.output or "deferred 1" in result.output) and "retry on a later run" in result.output
     db = env.db()
     assert {d["source_id"] for d in db["documents"].rows} == {"32024R1689", "32020R1056", "52023PC0258"}
-    assert db["sources"].get("eurlex")["watermark"] is None  # never past the unfinished work
+    assert (db["sources"].get("eurlex")["watermark"] or "") < "2024-11-05T17:02:11.004Z"  # never past the unfinished work
     result = env.run("crawl", "eurlex", "--no-nlp")
     assert "eurlex: ok (new 1, updated 0, unchanged 3" in result.output, result.output
     assert "Article 4" in next(db["documents"].rows_where("source_id = ?", ["32019R0452"]))["text"]
