@@ -27,7 +27,7 @@ SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
                             "overslag", "veerdienst", "항만", "항구", "컨테이너", "해운", "선박", "부두", "터미널")]),
     "china": tuple([(w, 2) for w in ("chin", "beijing", "peking", "communist", "kommunist", "comunist")]
                    + [(w, 1) for w in ("prc", "ccp", "cpc")]
-                   + [(w, 0) for w in ("people's republic", "中国", "中國", "中共", "北京", "中华", "中華")]),
+                   + [(w, 0) for w in ("people's republic", "中国", "中國", "中共", "北京", "中华", "中華", "중국", "베이징")]),
     "logink_zh": (("国家", 0), ("國家", 0), ("交通运输", 0), ("交通運輸", 0), ("logink", 0)),
 }
 SENTENCE_CUES["china"] += (("logink", 0),)  # the platform is Chinese: "the Foreign Ministry defended LOGINK"
@@ -36,7 +36,7 @@ DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
            ("Brüssel", 1), ("Bruselas", 1), ("Brussel", 1), ("Member State", 2), ("États membres", 1),
            ("Estados miembros", 1), ("Mitgliedstaat", 2), ("lidstaten", 1), ("MEP", 2),
            ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
-    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("米下院", 0), ("米上院", 0), ("米議会", 0), ("米政府", 0), ("United States", 1), ("America", 2), ("Washington", 1),
+    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("米下院", 0), ("米上院", 0), ("米議会", 0), ("米政府", 0), ("미국", 0), ("United States", 1), ("America", 2), ("Washington", 1),
            ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0), ("米国", 0), ("アメリカ", 0),
            ("Vereinigte", 2), ("États-Unis", 1), ("Etats-Unis", 1), ("Estados Unidos", 1), ("EE. UU.", 1),
            ("EE.UU.", 1), ("EEUU", 1), ("Verenigde Staten", 1), ("Amerika", 2), ("amerikan", 2), ("américain", 2),
@@ -46,7 +46,7 @@ DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
               ("British", 1), ("Westminster", 1), ("Parliament", 1), ("Philippin", 2), ("India", 2), ("Ireland", 1),
               ("Irish", 1), ("New Zealand", 1), ("Nigeria", 2), ("Kenya", 2), ("Pakistan", 2), ("Malaysia", 2),
               ("Singapore", 1), ("Sri Lanka", 1), ("Jamaica", 2)),
-    "cn": (("Chin", 2), ("chin", 2), ("Beijing", 1), ("Peking", 2), ("Pékin", 1), ("Pekín", 1), ("PRC", 1),
+    "cn": (("중국", 0), ("Chin", 2), ("chin", 2), ("Beijing", 1), ("Peking", 2), ("Pékin", 1), ("Pekín", 1), ("PRC", 1),
            ("Xi Jinping", 1), ("LOGINK", 0), ("Logink", 0), ("中国", 0), ("中國", 0), ("中共", 0), ("北京", 0)),
 }
 

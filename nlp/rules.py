@@ -80,6 +80,9 @@ _COMPANY_TAILS = {
     "services", "systems", "solutions", "digital", "express", "navigation", "marine", "maritime", "trading", "europe",
     "asia", "americas", "china", "alliance", "board", "spokesman", "spokeswoman", "spokesperson", "executive",
 }
+_COMPANY_SUFFIXES = {"group", "holding", "holdings", "company", "co", "co.", "corporation", "corp", "corp.", "ltd", "ltd.",
+                     "limited", "inc", "inc.", "ag", "sa", "s.a.", "plc", "gmbh", "bv", "nv", "llc", "development",
+                     "investment", "logistics", "international"}
 _VESSEL_WORDS = {"vessel", "vessels", "ship", "ships", "containership", "boxship", "freighter", "tanker", "carrier",
                  "mv", "m/v", "aboard", "onboard", "named", "schiff", "containerschip", "navire", "buque"}
 
@@ -99,7 +102,8 @@ def accept(alias: Alias, doc: Doc, start: int, end: int, state: DocState) -> boo
     place = alias.entity.startswith("port:")
     if alias.bare and not plain_name(doc, start, end, state, place):
         return False
-    if place and (dateline(doc, start, end, state) or in_institution_name(doc, start, state)):
+    if place and (dateline(doc, start, end, state) or in_institution_name(doc, start, state)
+                  or company_after(doc, end)):
         return False
     ctx = alias.context
     if ctx is None:
@@ -252,6 +256,13 @@ def dateline(doc: Doc, start: int, end: int, state: DocState) -> bool:
     if lead[line_start:].strip() and not _DATELINE_LEAD.match(lead[line_start:]):
         return False
     return _DATELINE_TAIL.match(state.block_text, last.idx + len(last)) is not None
+
+
+def company_after(doc: Doc, end: int) -> bool:
+    """Whether a port name is the start of a company's name: "Tianjin Port Group", "Dalian [Port] Holdings"."""
+    if end + 1 < len(doc) and doc[end].lower_ in ("port", "ports", "harbour", "harbor"):
+        end += 1
+    return end < len(doc) and doc[end].text[:1].isupper() and doc[end].lower_ in _COMPANY_SUFFIXES
 
 
 def vessel_name(doc: Doc, start: int, end: int) -> bool:

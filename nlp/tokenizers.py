@@ -21,7 +21,9 @@ from nlp.text import CJK_CHARS, CJK_FOLD, CJK_PUNCT
 
 VOCAB_GROWTH = 300_000  # new strings a language pipeline may accumulate before it is rebuilt
 CJK_LANGUAGES = ("zh", "ja", "ko", "cjk")
-_CJK_INFIX = f"[{CJK_CHARS}{CJK_PUNCT}]"
+# One token per CJK character and CJK punctuation mark; ASCII brackets and quotes too, which CJK text
+# writes without spaces ("플랫폼(LOGINK)": spaCy's prefix rules do not apply between two infixes).
+_CJK_INFIX = f"[{CJK_CHARS}{CJK_PUNCT}]|[()\\[\\]{{}}\"\u201c\u201d\u00ab\u00bb]"
 _HYPHEN_INFIX = r"(?<=[^\W\d_])[-\u2010\u2011\u2013](?=[^\W\d_])"
 
 

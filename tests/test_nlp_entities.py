@@ -64,6 +64,19 @@ def test_gaps_are_found(ann, lang, text, expected):
     assert expected <= pairs(text, lang, ann)
 
 
+@pytest.mark.parametrize("lang, text, expected", [
+    ("ko", "중국 국가교통운수물류공공정보플랫폼(LOGINK)은 항만 데이터를 모은다.", "국가교통운수물류공공정보플랫폼"),
+    ("ko", "미국 의회는 중국의 물류 플랫폼(LOGINK) 사용을 금지했다.", "LOGINK"),
+    ("nl", "Het Nationale Publieke Informatieplatform voor Transport en Logistiek deelt havendata.",
+     "Nationale Publieke Informatieplatform voor Transport en Logistiek"),
+    ("fr", "La Plateforme nationale d'information publique sur le transport et la logistique inquiète.",
+     "Plateforme nationale d'information publique sur le transport et la logistique"),
+])
+def test_logink_names_in_more_languages(ann, lang, text, expected):
+    """Korean names and brackets written without spaces ("플랫폼(LOGINK)"), inflected Dutch and French names."""
+    assert (expected, "platform:logink") in pairs(text, lang, ann)
+
+
 def test_commission_without_a_named_us_commission_stays_european(ann):
     text = "The European Commission proposed a port strategy. The Commission will consult the EU Member States."
     assert ("Commission", "org:eu-commission") in pairs(text, "en", ann)
@@ -85,6 +98,9 @@ def test_commission_without_a_named_us_commission_stays_european(ann):
     # a company name inside a vessel's name
     ("en", "The COSCO Shipping Taurus and the CMA CGM Marco Polo called at the terminal.", {"org:cosco", "org:cma-cgm"}),
     ("en", "Crew aboard the Maersk Kensington reported a fire on the container ship.", {"org:maersk"}),
+    # a port's name at the start of a company's name
+    ("en", "Dalian Port Group and Yantian Port Holdings bought cranes for their terminals.", {"port:CNDLC", "port:CNYTN"}),
+    ("en", "Shares of Xiamen Port Development rose as container volumes grew.", {"port:CNXMN"}),
     # a place inside a longer proper name
     ("en", "Students at the University of Antwerp studied port logistics at the container terminal.", {"port:BEANR"}),
     ("es", "El Consorcio de la Zona Franca de Valencia gestiona un parque logístico junto al puerto.", {"port:ESVLC"}),
