@@ -17,7 +17,11 @@ from collections.abc import Callable
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+)
 from urllib3.util import connection as util_connection
 
 from crawler import deadline
@@ -78,7 +82,7 @@ class _Guarded:
         self._arm(budget)
         return sock
 
-    def request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib3 signature
+    def request(self, *args, **kwargs):
         self._start_attempt()  # a reused keep-alive connection: a new exchange
         try:
             return super().request(*args, **kwargs)
@@ -108,7 +112,7 @@ class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose connection pools use the guarded connections with ``resolve``."""
 
-    def __init__(self, resolve: Resolver, **kwargs) -> None:  # noqa: ANN003 - HTTPAdapter options
+    def __init__(self, resolve: Resolver, **kwargs) -> None:
         attrs = {"resolve": staticmethod(resolve)}
         self._pools = {
             "http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": type("Conn", (GuardedHTTPConnection,), attrs)}),
@@ -116,6 +120,6 @@ class GuardedAdapter(HTTPAdapter):
         }
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - HTTPAdapter signature
+    def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pools

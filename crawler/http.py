@@ -44,7 +44,8 @@ from crawler.errors import (
     RobotsDisallowed,
     TooLargeError,
 )
-from crawler.limits import ExtractLimits, configure as configure_extraction
+from crawler.limits import ExtractLimits
+from crawler.limits import configure as configure_extraction
 from crawler.logs import source_log
 
 log = logging.getLogger("crawler.http")
@@ -137,7 +138,7 @@ class _CappedRetry(Retry):
 
     max_retry_after_s: float = 120.0
 
-    def get_retry_after(self, response):  # noqa: ANN001 - urllib3 signature
+    def get_retry_after(self, response):
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.max_retry_after_s)
 
@@ -146,7 +147,7 @@ class _CappedRetry(Retry):
         retry.max_retry_after_s = self.max_retry_after_s
         return retry
 
-    def sleep(self, response=None) -> None:  # noqa: ANN001 - urllib3 signature
+    def sleep(self, response=None) -> None:
         """Retry-After or backoff, never past the call's total deadline."""
         wait = self.get_retry_after(response) if response is not None and self.respect_retry_after_header else None
         wait = self.get_backoff_time() if wait is None else wait

@@ -21,7 +21,6 @@ from pypdf import PdfReader, PdfWriter
 from crawler import bounded, pdfdocx
 from crawler import limits as extract_limits
 from crawler.errors import ExtractionLimit, ParseError
-from crawler.limits import ExtractLimits
 from crawler.extract import (
     DOCX_MEDIA_TYPE,
     docx_to_text,
@@ -31,6 +30,7 @@ from crawler.extract import (
     sniff_format,
     xml_to_text,
 )
+from crawler.limits import ExtractLimits
 
 PORT_TEXT = [
     "The Commission shall assess the security of port community systems.",
@@ -392,9 +392,9 @@ def test_pdf_pages_sharing_one_huge_content_stream_are_refused_at_once(caplog):
     assert len(bomb) < 6000
     before_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="crawler.extract"):
-        with pytest.raises(ExtractionLimit, match="extract_max_content_bytes = 16000000"):
-            extract_text(bomb, "application/pdf", "https://example.org/bomb.pdf")
+    with caplog.at_level(logging.WARNING, logger="crawler.extract"), \
+            pytest.raises(ExtractionLimit, match="extract_max_content_bytes = 16000000"):
+        extract_text(bomb, "application/pdf", "https://example.org/bomb.pdf")
     assert time.monotonic() - started < 3
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_rss < 50_000  # KiB: the parent did not parse it
     assert any("extraction refused" in r.getMessage() for r in caplog.records)

@@ -331,9 +331,9 @@ MARKER = "Zq9SECRETmarker7"
 
 
 def test_secrets_never_reach_logs_output_database_or_urls(env, replay, monkeypatch, tmp_path):
+    import tracker.cli
     from tests import test_congress_gov as cg
     from tests import test_govinfo as gi
-    import tracker.cli
 
     cg.serve_all(replay)
     gi.serve_govinfo(replay)
@@ -548,7 +548,7 @@ def test_https_to_a_pinned_address_keeps_sni_and_certificate_checks_on_the_name(
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls.example")])
-    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=36500))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("tls.example")]), critical=False)
