@@ -285,8 +285,10 @@ class HttpClient:
                     stream=True,
                     **body,
                 )
-            except FetchError:
-                raise  # refused address or deadline, raised inside the connection
+            except FetchError as exc:  # refused address or deadline, raised inside the connection
+                if exc.url is None:
+                    raise type(exc)(str(exc), url) from None
+                raise
             except requests.exceptions.RequestException as exc:
                 if budget.expired():
                     raise DeadlineExceeded(budget.message(), url) from None
