@@ -55,6 +55,10 @@ _CITY_SENSE_HEADS = {
     "conferencia", "sommet", "gipfel", "cumbre", "studied", "speech", "talks",
 }
 _CITY_SENSE_LINKS = {"in", "of", "de", "van", "von", "du", "di", "à", "a", "en", "im", "te", "at", "to"}
+_CJK_CITY_AFTER = {"市", "县", "縣", "区", "區", "시", "군"}
+# Country abbreviations before a CJK name: 英下院 (the House of Commons), 日本众议院, 韩国国会
+_CJK_OTHER_OWNERS = {"英", "日", "独", "德", "仏", "法", "韓", "韩", "豪", "澳", "加", "印", "台", "臺", "欧", "歐", "露", "俄",
+                     "伊", "蘭", "荷", "比", "西", "葡", "波", "越", "泰", "菲", "日本", "韩国", "韓國", "英国", "英國"}
 _CITY_SENSE_AFTER = {"city", "municipality", "mayor", "council", "residents", "citizens", "airport", "university"}
 # Head words of longer proper names that contain a place: "Zona Franca de Barcelona", "University of Antwerp".
 _INSTITUTION_HEADS = {
@@ -67,7 +71,8 @@ _INSTITUTION_HEADS = {
 _NAME_LINKS = {"de", "la", "del", "of", "the", "di", "van", "von", "du", "des", "der", "d'", "l'", "el"}
 # "ROTTERDAM, Dec 3 (Reuters) -", "Hamburg/Bremen (dpa) -": the place of a dateline, not a port call.
 _DATELINE_TAIL = re.compile(r"(?:\s*/\s*[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*)*\s*"
-                            r"(?:,\s*(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?|\d{1,2}\s+[A-Z][a-z]{2,8}\.?))?\s*"
+                            r"(?:,\s*(?:[A-Z][a-zäöüéû]{2,9}\.?\s+\d{1,2}(?:,?\s+\d{4})?"
+                            r"|\d{1,2}\.?\s+[A-Za-zäöüéû]{3,10}\.?(?:\s+\d{4})?))?\s*"
                             r"(?:\([^()\n]{2,30}\))?\s*[-\u2013\u2014]")
 _DATELINE_LEAD = re.compile(r"^\s*(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*\s*/\s*)+$")  # "Antwerp/" before "Rotterdam"
 # After a company name, words that continue the company's own name; any other capitalised word after
@@ -174,8 +179,14 @@ def rescue(doc: Doc, accepted: list[Candidate], deferred: list[Candidate], state
 
 
 def other_owner(doc: Doc, start: int, end: int, state: DocState) -> bool:
-    """Whether a generic name ("Ministry of Transport", "Department of Transportation") belongs to someone
-    else: "Malaysia's ...", "Texas ...", "... of Malaysia" (the Chinese and US forms are aliases of their own)."""
+    """Whether a generic name ("Ministry of Transport", "Department of Transportation", 下院) belongs to someone
+    else: "Malaysia's ...", "Texas ...", "... of Malaysia", 英下院, 日本众议院 (the Chinese and US forms are
+    aliases of their own)."""
+    if start > 0 and has_cjk(doc[start].text):
+        prev = doc[start - 1].text
+        if prev in ("国", "國") and start > 1:
+            prev = doc[start - 2].text
+        return prev in _CJK_OTHER_OWNERS or doc[max(0, start - 2) : start].text in _CJK_OTHER_OWNERS
     if start > 0 and not state.sentences_of(doc).is_start(start):
         prev = doc[start - 1]
         if prev.lower_ in ("'s", "\u2019s") and start > 1:
@@ -202,8 +213,8 @@ def plain_name(doc: Doc, start: int, end: int, state: DocState, place: bool) -> 
     ``place``, used in its city sense ("Hong Kong-based", "Singapore's PSA"). A line break in the
     original text separates names ("to the Commission\\nRule 144")."""
     first = doc[start]
-    if has_cjk(first.text):
-        return True  # CJK names: no capitalisation to go by
+    if has_cjk(first.text):  # CJK names: no capitalisation to go by; "上海市", "横浜市", "부산시" are cities
+        return not (place and end < len(doc) and doc[end].text in _CJK_CITY_AFTER)
     if start > 0 and not state.sentences_of(doc).is_start(start):
         prev = doc[start - 1]
         if prev.lower_ in _PERSON_TITLES:

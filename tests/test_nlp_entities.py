@@ -89,12 +89,18 @@ def test_commission_without_a_named_us_commission_stays_european(ann):
     # a city named as a city
     ("en", "The mayor of Antwerp spoke at a shipping conference in Rotterdam.", {"port:BEANR", "port:NLRTM"}),
     ("en", "She was born in Hamburg; her shipping firm is headquartered in Valencia.", {"port:DEHAM", "port:ESVLC"}),
+    ("zh", "上海市政府与宁波市政府讨论了集装箱运输。", {"port:CNSHA", "port:CNNGB"}),
+    ("ja", "横浜市と神戸市の市長がコンテナ船の誘致を話し合った。", {"port:JPYOK", "port:JPUKB"}),
+    # a body of another country written in CJK
+    ("ja", "米国の報道によると、英下院も港湾データを審議した。", {"org:us-house"}),
+    ("zh", "美国媒体称，日本众议院和韩国国会讨论了港口数据。", {"org:us-house"}),
     # "the port said" is not Port Said
     ("en", "The port said container volumes fell, and the Port said it would expand.", {"port:EGPSD"}),
     ("en", "Shipping lines said the port said nothing about delays.", {"port:EGPSD"}),
     # datelines
     ("en", "Hamburg, Dec 3 (Reuters) - Container throughput at the port rose.", {"port:DEHAM"}),
     ("en", "Antwerp/Rotterdam (dpa) - Dock workers at both ports went on strike.", {"port:BEANR", "port:NLRTM"}),
+    ("de", "Hamburg, 3. Dezember 2024 (dpa) - Der Containerumschlag im Hafen sank.", {"port:DEHAM"}),
     # a company name inside a vessel's name
     ("en", "The COSCO Shipping Taurus and the CMA CGM Marco Polo called at the terminal.", {"org:cosco", "org:cma-cgm"}),
     ("en", "Crew aboard the Maersk Kensington reported a fire on the container ship.", {"org:maersk"}),
