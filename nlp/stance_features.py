@@ -51,6 +51,13 @@ def sentence_text(window: str) -> str:
 
 CUES: dict[str, tuple[str, ...]] = {
     "threat": (
+        # generic additions (2026-12)
+        "trojan horse", "cheval de troie", "caballo de troya", "paard van troje", "cavallo di troia", "trojanisch",
+        "einfallstor", "ausspäh", "abhör", "bedenken", "einflussnahme", "kritische infrastruktur", "naiv",
+        "espion", "écoute", "sécurité nationale", "seguridad nacional", "doble uso", "uso militar", "soberanía",
+        "spion", "nationale veiligheid", "spia", "spiare", "sicurezza nazionale", "timori",
+        "国家安全", "情报", "情報", "军事", "軍事", "泄露", "窃密", "竊密", "操控", "远程控制", "遠程控制", "木马", "木馬",
+        "トロイの木馬", "軍事利用", "軍民両用", "不信", "信頼性の低い", "트로이 목마", "군사",
         # en
         "threat", "risk", "danger", "espionage", "spy", "spie", "surveil", "backdoor", "back door", "vulnerab",
         "malicious", "trojan", "sabotag", "hack", "exploit", "leverage", "coerc", "weaponi", "kill switch",
@@ -87,6 +94,11 @@ CUES: dict[str, tuple[str, ...]] = {
         "유출", "안보",
     ),
     "restrict": (
+        # generic additions (2026-12)
+        "verbann", "verban", "aussperr", "untersagung", "begrenz", "auflage", "prüfverfahren",
+        "golden power", "bloccare", "blocca", "esclusion", "impedit", "prescrizion",
+        "黑名单", "黑名單", "禁令", "封锁", "封鎖", "放弃", "放棄", "不再使用", "审视", "審視",
+        "締め出し", "禁止令", "전수조사", "금지령",
         "ban", "prohibit", "bar ", "barred", "barring", "bars ", "exclud", "restrict", "block", "sanction",
         "blacklist", "entity list", "phase out", "phased out", "rip and replace", "remov", "replac", "forbid",
         "shall not", "may not", "must not", "ineligib", "terminat", "divest", "curb", "crack down", "crackdown",
@@ -104,6 +116,10 @@ CUES: dict[str, tuple[str, ...]] = {
         "금지", "배제", "제한", "제재", "퇴출", "교체", "조사",
     ),
     "praise": (
+        # generic additions (2026-12)
+        "valore aggiunto", "posti di lavoro", "crescita", "emplois", "empleo", "arbeitsplätze", "banen",
+        "明珠", "生机", "生機", "互联互通", "互聯互通", "惠及", "便捷", "好评", "好評", "感谢", "感謝",
+        "活性化", "効率", "雇用", "일자리", "활성화",
         "efficien", "improv", "boost", "benefit", "success", "win-win", "mutual", "cooperat", "partnership",
         "growth", "opportunit", "moderni", "innovat", "leading", "advanced", "reliab", "trusted", "praise",
         "welcom", "celebrat", "milestone", "record", "award", "contribut", "facilitat", "prosper", "friendship",
@@ -127,6 +143,10 @@ CUES: dict[str, tuple[str, ...]] = {
         "효율", "향상", "협력", "발전", "성공", "혁신", "기여", "상생", "강화", "편리",
     ),
     "defend": (
+        # generic additions (2026-12)
+        "无稽之谈", "無稽之談", "草木皆兵", "误导", "誤導", "工具化", "武器化", "干预", "干預", "泛化",
+        "rumeur", "rumor", "gerücht", "hysteri", "hegemon", "bully", "witch hunt", "xenophob",
+        "事実に反する", "成り立たない", "中傷", "부도덕", "근거없",
         "so-called", "smear", "hype", "groundless", "baseless", "unfounded", "politici", "discriminat", "stigmati",
         "abuse of state power", "abusing state power", "suppress", "unreasonabl", "fabricat", "slander", "pretext",
         "no evidence", "protectionis", "double standard", "cold war mentality", "overstretch", "generalis",

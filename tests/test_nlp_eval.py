@@ -322,3 +322,16 @@ def test_train_and_evaluate_through_the_cli(tmp_path):
     text = _invoke(["nlp", "evaluate", "--corpus", str(folder), "--labels", str(labels), "--data", own,
                                "--model", str(out), "--folds", "2", "--no-cross-target"])
     assert text.exit_code == 0 and "REAL TEXT" in text.output and "project-written" in text.output
+
+
+def test_corpus_path_from_the_config(tmp_path):
+    folder, labels = _write_corpus(tmp_path, _passages())
+    own, out = _own_data(tmp_path), tmp_path / "m.joblib"
+    config = tmp_path / "tracker.toml"
+    config.write_text('[nlp]\nstance_corpus = "corpus"\n', encoding="utf-8")  # relative to the config file
+    result = _invoke(["--config", str(config), "nlp", "train", "--labels", str(labels), "--data", own, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"stance corpus {folder}: {len(_passages())} passages used" in result.output
+    config.write_text('[nlp]\nstance_corpus = "elsewhere"\n', encoding="utf-8")
+    missing = _invoke(["--config", str(config), "nlp", "evaluate", "--data", own, "--model", str(out)])
+    assert missing.exit_code == 2 and str(tmp_path / "elsewhere") in missing.output
