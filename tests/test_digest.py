@@ -103,7 +103,7 @@ def test_digest_content_groups_filters_and_escapes(env):
     assert sorted(doc.title for s in entities[0].stories for doc in s.documents) == sorted([
         "Port Infrastructure Development Program", SCRIPT_TITLE])
     assert entities[0].total == 3 and entities[0].stances == {"critical": 2, "neutral": 1} and entities[0].more == 0
-    assert d.subject.startswith("LOGINK: 4 new mentions (2 critical) — week of ")
+    assert d.subject == "LOGINK: 4 new mentions (2 critical) — 19 - 26 Nov 2026"
     # escaping: the title is escaped in HTML, the mention highlighted with <mark> around escaped text
     assert "<script>" not in d.html and "&lt;script&gt;" in d.html
     assert "<mark" in d.html and ">LOGINK</mark>" in d.html
@@ -135,7 +135,7 @@ def test_send_delivers_to_real_smtp_and_never_twice(env, smtp, monkeypatch):
     assert result.exit_code == 0, result.output
     assert len(smtp.messages) == 2
     msg = next(m for m in smtp.messages if m["To"] == "analyst@example.org")
-    assert msg["Subject"].startswith("LOGINK: 4 new mentions (2 critical) — week of ")
+    assert msg["Subject"] == "LOGINK: 4 new mentions (2 critical) — 19 - 26 Nov 2026"
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@example.org>")
     assert msg["From"] == "Tracker <tracker@example.org>"
     text = msg.get_body(("plain",)).get_content()
@@ -380,6 +380,10 @@ def test_schedule_parsing_and_due_instant():
     ('[digest]\nsubscribers = [{email = "a@b.c", min_stance = "angry"}]', "digest.subscribers[0].min_stance"),
     ('[digest]\nsubscribers = [{email = "a@b.c", min_score = 2}]', "digest.subscribers[0].min_score"),
     ('[digest]\nsend_empty = "yes"', "digest.send_empty"),
+    ('[digest]\nbase_url = "javascript:alert(1)//"', "digest.base_url"),
+    ('[digest]\nsmtp_deadline_s = nan', "digest.smtp_deadline_s"),
+    ('[digest]\nsmtp_deadline_s = 0', "digest.smtp_deadline_s"),
+    ('[digest]\nsubscribers = [{email = "a@b.c, d@e.f"}]', "digest.subscribers[0].email"),
 ])
 def test_config_validation(tmp_path, snippet, key):
     path = tmp_path / "t.toml"
@@ -420,3 +424,117 @@ def test_digest_highlights_when_case_folding_changes_length(env):
     d = build_digest(db, config, "analyst@example.org", now_after_seed())
     assert "İzmir and İstanbul ports joined »Logink« last year." in d.text
     assert '<mark style="background:#fde68a;padding:0 2px">Logink</mark> last year.' in d.html
+
+
+GPO_SENTENCE = ("[Congressional Bills 118th Congress]\n[From the U.S. Government Publishing Office]\n"
+                "[H.R. 6228 Introduced in House (IH)]\n<DOC>\n118th CONGRESS\n1st Session\nH. R. 6228\n"
+                "To require the Secretary of Transportation and the Commissioner of U.S.\nCustoms and Border "
+                "Protection to develop an alternative platform to\nLOGINK, and for other purposes.\n" + "_" * 40)
+
+
+def test_subject_and_title_share_the_period(env, smtp, monkeypatch):
+    """The subject said "week of 2026-11-23" (the Monday before the period start) for a body covering
+    29 Nov to 6 Dec."""
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    config = make_config(env, smtp.port)
+    db = seed(env)
+    from tracker.mailer import send_digests
+
+    assert {o.status for o in send_digests(db, config, "2026-11-29T06:00:00+00:00")} == {"sent"}  # a Sunday
+    with clock.frozen("2026-12-05T12:00:00+00:00"):
+        add_document(db, "federal-register", "2026-22222", "December notice", [
+            {"sentence": "LOGINK is named again.", "stance": "critical"}])
+    d = build_digest(db, config, "analyst@example.org", "2026-12-06T06:00:00+00:00")
+    assert d.subject == "LOGINK: 1 new mention (1 critical) — 29 Nov - 6 Dec 2026"
+    assert d.title == "LOGINK digest, 29 Nov - 6 Dec 2026" and d.title in d.html and d.text.startswith(d.title)
+    assert "new since 2026-11-29 07:00 until 2026-12-06 07:00" in d.text
+
+
+def test_bill_boilerplate_is_never_quoted(env):
+    config = make_config(env, None)
+    db = seed(env)
+    add_document(db, "federal-register", "118-hr-6228", "Alternative platform to LOGINK", [
+        {"sentence": GPO_SENTENCE, "stance": "critical"}])
+    d = build_digest(db, config, "analyst@example.org", now_after_seed())
+    quoted = ("To require the Secretary of Transportation and the Commissioner of U.S. Customs and Border Protection "
+              "to develop an alternative platform to »LOGINK«, and for other purposes.")
+    assert f'"{quoted}"' in d.text
+    for part in (d.text, d.html):
+        assert "Congressional Bills" not in part and "Publishing Office" not in part and "DOC&gt;" not in part
+        assert "<DOC>" not in part and "118th CONGRESS" not in part and "____" not in part
+    assert '<mark style="background:#fde68a;padding:0 2px">LOGINK</mark>, and for other purposes.' in d.html
+
+
+def test_one_heading_per_level(env):
+    config = make_config(env, None)
+    db = seed(env)
+    # one topic, one entity named like the topic: the title says LOGINK, the summary the counts, nothing repeats
+    critic = build_digest(db, config, "critic@example.org", now_after_seed())
+    assert critic.title.startswith("LOGINK digest, ")
+    assert "2 new mentions" in critic.html and "2 mentions" not in critic.html and "2 critical" not in critic.html
+    assert "-- LOGINK" not in critic.text and "== LOGINK" not in critic.text
+    assert critic.text.count("2 new mentions") == 1
+    # one topic, two entities: entity headings with their own counts, no topic heading
+    analyst = build_digest(db, config, "analyst@example.org", now_after_seed())
+    assert "-- LOGINK (3, 2 critical, 1 neutral)" in analyst.text and "-- NEAL-NET (1, 1 supportive)" in analyst.text
+    assert "== LOGINK" not in analyst.text and "3 mentions &middot; 2 critical" in analyst.html
+    # two topics: a heading per topic; CRANES has one entity, ZPMC, named (not counted again)
+    everyone = build_digest(db, config, "someone@example.org", now_after_seed())
+    assert "== LOGINK (4 mentions) ==" in everyone.text and "== CRANES (1 mention) ==" in everyone.text
+    assert "\n-- ZPMC\n" in everyone.text and "-- ZPMC (" not in everyone.text
+
+
+def test_chart_range_fits_the_data(env):
+    config = make_config(env, None)
+    db = seed(env)
+    first = build_digest(db, config, "analyst@example.org", now_after_seed())
+    assert [w["week"] for w in first.chart] == ["2026-11-23"]  # a first crawl: one bar, not 7 empty weeks before it
+    assert _png_size(first.chart_png) == (40, 96) and 'width="40"' in first.html
+    with clock.frozen("2026-11-03T10:00:00+00:00"):
+        add_document(db, "federal-register", "early-1", "Early notice", [{"sentence": "LOGINK early.", "stance": "neutral"}])
+    later = build_digest(db, config, "analyst@example.org", now_after_seed())
+    assert [w["week"] for w in later.chart] == ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"]
+    assert later.chart[0]["neutral"] == 1 and _png_size(later.chart_png) == (160, 96)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", png[16:24])
+
+
+def test_only_web_urls_become_links(env):
+    config = make_config(env, None)
+    db = seed(env)
+    for source_id, url in (("js-1", "javascript:alert(document.cookie)"), ("data-1", "data:text/html,<b>x</b>"),
+                           ("ftp-1", "ftp://files.example.org/a")):
+        doc = add_document(db, "news-rss", source_id, f"Odd link {source_id}", [
+            {"sentence": f"LOGINK via {source_id}.", "stance": "neutral"}])
+        db.execute("update documents set url = ? where id = ?", [url, doc])
+    db["dossiers"].insert({"key": "us-bill:118-hr-9", "kind": "bill", "source": "congress-gov", "title": "Odd bill",
+                           "url": "javascript:alert(1)", "first_seen_at": clock.now_iso()}, alter=True)
+    d = build_digest(db, config, "analyst@example.org", now_after_seed())
+    for scheme in ("javascript:", "data:", "ftp:"):
+        assert f'href="{scheme}' not in d.html
+    assert "original address (not a web link): <code>javascript:alert(document.cookie)</code>" in d.html
+    assert "original address (not a web link): data:text/html,<b>x</b>" in d.text
+    assert "Odd bill" in d.html and "javascript:alert(1)" not in d.html and "javascript:alert(1)" not in d.text
+    docs = [doc for s in d.sections[0].entities[0].stories for doc in s.documents if doc.title.startswith("Odd link")]
+    assert len(docs) == 3 and all(doc.url is None and doc.link.startswith("https://tracker.example.org/") for doc in docs)
+    assert 'href="https://upstream.example.gov/2025-03134"' in d.html  # http(s) still linked
+
+
+def test_footer_says_never_run_until_a_source_has_run(env):
+    env.configure({"federal-register": {}, "ec-press": {}}, extra=(
+        '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n'
+        '[digest]\nbase_url = "https://tracker.example.org"\n'))
+    config = load_config(str(env.config_path))
+    db = seed(env)
+    d = build_digest(db, config, "x@example.org", now_after_seed())
+    assert "Source health: no source has run yet (2 enabled, never run)." in d.text
+    assert "up to date" not in d.html and "up to date" not in d.text  # it said "all 2 enabled sources are up to date"
+    run = writes.start_run(db, "federal-register")
+    writes.finish_run(db, run, "federal-register", "ok", {"fetched": 3, "new": 3}, None, None, {})
+    d = build_digest(db, config, "x@example.org", now_after_seed())
+    assert "Source health: 1 of 2 enabled sources up to date; never run: ec-press." in d.text
+    assert "1 of 2 enabled sources up to date; never run: ec-press." in d.html

@@ -1,5 +1,7 @@
 """The digest's stance chart: new mentions per week by stance, as a small PNG written with zlib +
-struct (no imaging dependency), attached inline to the e-mail (``cid:``)."""
+struct (no imaging dependency), attached inline to the e-mail (``cid:``). The range fits the data:
+from the first week (of the last ``CHART_WEEKS``) with a classified mention to the current week, so
+a first crawl gives one bar, not seven empty weeks; each bar has ``CHART_SLOT`` pixels."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import date, timedelta
 from tracker.subscriptions import STANCES
 
 CHART_WEEKS = 8
+CHART_SLOT = 40  # pixels per week
+CHART_HEIGHT = 96
 STANCE_COLOURS = {"critical": "#b3261e", "supportive": "#1e7b34", "neutral": "#6b7280", None: "#9ca3af"}
 
 
@@ -20,7 +24,8 @@ def chart_start(today: date) -> date:
 
 
 def weekly_stances(counts: Counter, first: date) -> list[dict]:
-    """``{(day ISO, stance): count}`` summed into ``CHART_WEEKS`` weeks from the Monday ``first``:
+    """``{(day ISO, stance): count}`` summed into weeks from the Monday ``first`` (at most ``CHART_WEEKS``),
+    leading weeks without data left out (the current week always stays):
     ``[{"week": "2026-10-05", "critical": n, "supportive": n, "neutral": n}, ...]`` (unclassified left out)."""
     weeks = [{"week": (first + timedelta(weeks=i)).isoformat(), **{s: 0 for s in STANCES}} for i in range(CHART_WEEKS)]
     for (day, stance), count in counts.items():
@@ -30,15 +35,18 @@ def weekly_stances(counts: Counter, first: date) -> list[dict]:
             continue
         if 0 <= offset < CHART_WEEKS and stance in STANCES:
             weeks[offset][stance] += count
-    return weeks
+    start = next((i for i, w in enumerate(weeks) if any(w[s] for s in STANCES)), CHART_WEEKS - 1)
+    return weeks[start:]
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def stance_chart_png(weeks: list[dict], width: int = 320, height: int = 96) -> bytes:
-    """Stacked bars (critical at the bottom, then neutral, then supportive) per week, as a PNG."""
+def stance_chart_png(weeks: list[dict], width: int | None = None, height: int = CHART_HEIGHT) -> bytes:
+    """Stacked bars (critical at the bottom, then neutral, then supportive) per week, as a PNG
+    (``width`` defaults to ``CHART_SLOT`` pixels a week)."""
+    width = width or CHART_SLOT * max(len(weeks), 1)
     background, axis = (255, 255, 255), (209, 213, 219)
     pixels = [[background] * width for _ in range(height)]
     for x in range(width):

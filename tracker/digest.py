@@ -4,7 +4,9 @@ For each subscriber the digest holds the mentions not yet delivered to them that
 since their last digest, filtered by the subscriber's topics, sources and minimum relevance
 (`db.digests.Selection` fixes that set when the digest is built). A summary counts them by stance
 and jurisdiction, lists new and active bills and procedures and draws a per-week stance chart
-(`tracker.chart`); the footer reports sources that are stale, failing or degraded (`tracker.health`).
+(`tracker.chart`, from the first week with data); the footer judges every enabled source by the
+one health rule (`tracker.health` over `db.health`): those stale, failing or degraded with the
+reason, those never run as such, and how many are up to date.
 Content is arranged by `tracker.digest_view` and rendered by `tracker.digest_render`.
 
 The period shown starts at the last digest (sent, or skipped as empty); mentions are re-read from
@@ -25,7 +27,8 @@ from db import digests as data
 from tracker.chart import chart_start, stance_chart_png, weekly_stances
 from tracker.config import Config
 from tracker.digest_render import render
-from tracker.digest_view import Digest, EntityGroup, TopicSection, arrange_topic, subject, topic_label
+from tracker.digest_view import (Digest, EntityGroup, TopicSection, arrange_topic, heading_levels, period_label, subject,
+                                 topic_label, web_link)
 from tracker.health import source_health, unhealthy
 from tracker.subscriptions import STANCES, Subscriber
 
@@ -97,25 +100,30 @@ def build_digest(db: sqlite_utils.Database, config: Config, subscriber: Subscrib
         arrange_topic(rows, groups, stances, settings.max_documents, settings.max_mentions_per_document, link_root)
         section.entities = [groups[k[1]] for k in entity_keys]
         sections.append(section)
+    heading_levels(sections)
 
     dossiers_new, dossiers_new_total, dossiers_active, dossiers_active_total = data.dossiers(db, sel.sources, clock.iso(period_start))
+    for dossier in (*dossiers_new, *dossiers_active):
+        dossier["link"] = web_link(dossier["url"])
     first = chart_start(now.date())
     counts = Counter(by_day)  # the digest's own window, counted above; earlier days from the mentions index
     for day, stance, count in data.stance_counts_by_day(db, sel, first.isoformat(), sel.since):
         counts[(day, stance)] += count
     chart = weekly_stances(counts, first)
+    health_rows = source_health(db, config, now)
     digest = Digest(
         subscriber=sub, now=now, period_start=period_start, selection=sel, total=total,
         by_stance={s: by_stance[s] for s in (*STANCES, "unclassified") if by_stance[s]},
         by_jurisdiction=dict(by_jurisdiction.most_common()), sections=sections,
         dossiers_new=dossiers_new, dossiers_new_total=dossiers_new_total,
         dossiers_active=dossiers_active, dossiers_active_total=dossiers_active_total,
-        health=unhealthy(source_health(db, config, now)), chart=chart, chart_png=stance_chart_png(chart),
+        health=unhealthy(health_rows), chart=chart, chart_png=stance_chart_png(chart),
+        sources_total=len(health_rows), sources_ok=sum(r["health"] == "ok" for r in health_rows),
+        sources_never=[r["source"] for r in health_rows if r["health"] == "never"],
     )
     tz = settings.tz
-    week_of = period_start.astimezone(tz).date()
-    week_of -= timedelta(days=week_of.weekday())
-    digest.subject = subject(list(sel.topics), total, by_stance.get("critical", 0), dossiers_new_total, week_of)
-    digest.html, digest.text = render(digest, tz, week_of, link_root,
-                                      sum(1 for s in config.sources.values() if s.enabled))
+    period = period_label(period_start.astimezone(tz).date(), now.astimezone(tz).date())  # subject and title agree
+    digest.subject = subject(list(sel.topics), total, by_stance.get("critical", 0), dossiers_new_total, period)
+    digest.title = f"{topic_label(list(sel.topics))} digest, {period}"
+    digest.html, digest.text = render(digest, tz, link_root)
     return digest

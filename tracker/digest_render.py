@@ -3,13 +3,13 @@ the chart as ``cid:``) and ``templates/digest.txt.j2`` (plain text)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from tracker.chart import STANCE_COLOURS
+from tracker.chart import CHART_HEIGHT, CHART_SLOT, STANCE_COLOURS
 from tracker.digest_view import Digest
 
 
@@ -22,11 +22,11 @@ def _templates() -> Environment:
     )
 
 
-def render(digest: Digest, tz: ZoneInfo, week_of: date, link_root: str, sources_total: int) -> tuple[str, str]:
+def render(digest: Digest, tz: ZoneInfo, link_root: str) -> tuple[str, str]:
     """(HTML, text) of a digest; times are shown in ``tz``."""
     now_local: datetime = digest.now.astimezone(tz)
-    context = {"d": digest, "week_of": week_of, "tz": tz, "link_root": link_root, "colours": STANCE_COLOURS,
+    context = {"d": digest, "tz": tz, "link_root": link_root, "colours": STANCE_COLOURS,
                "period_start_local": digest.period_start.astimezone(tz), "now_local": now_local,
-               "sources_total": sources_total}
+               "chart_width": CHART_SLOT * len(digest.chart), "chart_height": CHART_HEIGHT}
     env = _templates()
     return env.get_template("digest.html.j2").render(**context), env.get_template("digest.txt.j2").render(**context)

@@ -3,6 +3,14 @@
 Mentions are grouped by topic, then entity, then story (news reports sharing ``documents.story_id``)
 or document; only the first ``max_documents`` documents per entity and ``max_mentions_per_document``
 mentions per document are shown, the rest counted and linked ("and N more") to the front end.
+
+One heading per level (`heading_levels`): the digest's title names the topics and the period, the
+summary gives the counts once; a topic heading appears only when the digest has several topics, an
+entity heading only when it says something the level above does not (several entities, or a name
+other than the topic's), with its counts only when the topic has several entities. Only http(s)
+URLs become links (`web_link`); others are shown as text. A quoted sentence is cleaned of document
+boilerplate (`quoted_sentence`: GPO bill headers and cover lines). Subject and title share one
+period label (`period_label`).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ class MentionItem:
 class DocumentItem:
     id: int
     title: str
-    url: str | None
+    url: str | None  # the original, when it is an http(s) URL (else None and ``raw_url`` shown as text)
     source: str
     outlet: str
     date: str | None
@@ -46,6 +54,7 @@ class DocumentItem:
     link: str
     mentions: list[MentionItem] = field(default_factory=list)
     more_mentions: int = 0
+    raw_url: str | None = None
 
 
 @dataclass
@@ -67,6 +76,8 @@ class EntityGroup:
     more_link: str
     stories: list[StoryGroup] = field(default_factory=list)
     shown: int = 0
+    show_heading: bool = True
+    show_counts: bool = True
 
     @property
     def more(self) -> int:
@@ -79,6 +90,7 @@ class TopicSection:
     label: str
     total: int
     entities: list[EntityGroup] = field(default_factory=list)
+    show_heading: bool = True
 
 
 @dataclass
@@ -100,6 +112,10 @@ class Digest:
     health: list[dict]
     chart: list[dict]
     chart_png: bytes
+    sources_total: int = 0
+    sources_ok: int = 0
+    sources_never: list[str] = field(default_factory=list)
+    title: str = ""
     subject: str = ""
     html: str = ""
     text: str = ""
@@ -108,6 +124,16 @@ class Digest:
     @property
     def empty(self) -> bool:
         return self.total == 0 and self.dossiers_new_total == 0
+
+    @property
+    def health_line(self) -> str:
+        """The footer's summary of every enabled source's health (`db.health`'s states): "never run" said as such."""
+        never = len(self.sources_never)
+        if never == self.sources_total:
+            return f"no source has run yet ({self.sources_total} enabled, never run)."
+        line = ("all" if self.sources_ok == self.sources_total else f"{self.sources_ok} of") + \
+            f" {self.sources_total} enabled sources up to date"
+        return line + (f"; never run: {', '.join(self.sources_never)}." if never else ".")
 
     def html_for_file(self) -> str:
         """The HTML with the inline chart as a data: URI (for a browser preview; mail uses cid:)."""
@@ -121,15 +147,75 @@ def topic_label(names: list[str]) -> str:
     return ", ".join(labels) if len(labels) <= 3 else f"{', '.join(labels[:3])} +{len(labels) - 3}"
 
 
-def subject(topics: list[str], total: int, critical: int, dossiers_new: int, week_of: date) -> str:
-    """``LOGINK: 3 new mentions (1 critical), 1 new bill/procedure — week of 2026-11-23``."""
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def period_label(first: date, last: date) -> str:
+    """``29 Nov - 6 Dec 2026``, ``19 - 26 Nov 2026``, ``29 Dec 2026 - 4 Jan 2027``, ``6 Dec 2026``
+    (English month names, whatever the locale)."""
+    def day(d: date, month: bool, year: bool) -> str:
+        return f"{d.day}" + (f" {MONTHS[d.month - 1]}" if month else "") + (f" {d.year}" if year else "")
+
+    if first >= last:
+        return day(last, True, True)
+    same_year = first.year == last.year
+    return f"{day(first, not same_year or first.month != last.month, not same_year)} - {day(last, True, True)}"
+
+
+def subject(topics: list[str], total: int, critical: int, dossiers_new: int, period: str) -> str:
+    """``LOGINK: 3 new mentions (1 critical), 1 new bill/procedure — 29 Nov - 6 Dec 2026``."""
     parts = []
     if total:
         parts.append(f"{total} new mention{'s' if total != 1 else ''}" + (f" ({critical} critical)" if critical else ""))
     if dossiers_new:
         s = "s" if dossiers_new != 1 else ""
         parts.append(f"{dossiers_new} new bill{s}/procedure{s}")
-    return f"{topic_label(topics)}: {', '.join(parts) or 'nothing new'} — week of {week_of.isoformat()}"
+    return f"{topic_label(topics)}: {', '.join(parts) or 'nothing new'} — {period}"
+
+
+def heading_levels(sections: list[TopicSection]) -> None:
+    """Decide which headings the digest shows, so that no level repeats the one above it."""
+    for section in sections:
+        section.show_heading = len(sections) > 1
+        several = len(section.entities) > 1
+        for entity in section.entities:
+            entity.show_counts = several
+            entity.show_heading = several or entity.name.casefold() != section.label.casefold()
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL (the only ones the digest links), else None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+# Boilerplate of GPO bill texts (Congress.gov, GovInfo), inline or on lines of their own: the
+# bracketed headers and <DOC>; after them the cover ("118th CONGRESS 1st Session H. R. 6228"); rules
+# of underscores with the chamber and date lines that follow them.
+_GPO_HEADER = re.compile(
+    r"\[(?:Congressional (?:Bills|Record)[^\]\[]*|From the U\.S\. Government (?:Publishing|Printing) Office|"
+    r"[^\]\[]{1,60} (?:Introduced|Reported|Engrossed|Enrolled|Referred|Placed|Received|Agreed)[^\]\[]{0,60})\]|</?DOC>",
+    re.I)
+_GPO_COVER = re.compile(
+    r"^(?:\d+(?:st|nd|rd|th) CONGRESS )?(?:\d+(?:st|nd|rd|th) Session )?"
+    r"(?:(?:H\. ?R\.|S\.|H\. ?RES\.|S\. ?RES\.|H\. ?J\. ?RES\.|S\. ?J\. ?RES\.|H\. ?CON\. ?RES\.|S\. ?CON\. ?RES\.) ?\d+ )?")
+_RULE = re.compile(r"[_=]{5,}(?: ?(?:IN THE (?:HOUSE OF REPRESENTATIVES|SENATE OF THE UNITED STATES)|[A-Z][a-z]+ \d{1,2}, \d{4}))*")
+
+
+def quoted_sentence(sentence: str) -> str:
+    """The sentence as the digest quotes it: whitespace collapsed, GPO bill boilerplate removed (the
+    headers, the cover after them, rules); the collapsed sentence when nothing else would remain."""
+    text = " ".join(sentence.split())
+    cleaned = _GPO_HEADER.sub(" ", text)
+    if cleaned != text:  # a GPO header was there: the cover that follows it is boilerplate too
+        cleaned = _GPO_COVER.sub("", " ".join(cleaned.split()))
+    cleaned = " ".join(_RULE.sub(" ", cleaned).split())
+    return cleaned or text
 
 
 def _host(url: str | None) -> str | None:
@@ -152,10 +238,11 @@ def arrange_topic(rows: list[dict], groups: dict[str, EntityGroup], doc_stances:
                 continue
             shown_docs[r["entity_id"]] += 1
             stance = doc_stances.get(r["document_id"])
-            doc = DocumentItem(r["document_id"], r["title"] or "(untitled)", r["url"], r["source"],
-                               r["institution"] or _host(r["url"]) or r["source"], (r["day"] or "")[:10] or None,
+            url = web_link(r["url"])
+            doc = DocumentItem(r["document_id"], r["title"] or "(untitled)", url, r["source"],
+                               r["institution"] or _host(url) or r["source"], (r["day"] or "")[:10] or None,
                                r["jurisdiction"], stance if stance in STANCES else r["stance"],
-                               f"{link_root}/documents/{r['document_id']}")
+                               f"{link_root}/documents/{r['document_id']}", raw_url=None if url else r["url"])
             documents[(r["entity_id"], r["document_id"])] = doc
             key = f"story:{r['story_id']}" if r["story_id"] is not None else f"doc:{r['document_id']}"
             story_group = next((s for s in group.stories if s.key == key), None)
@@ -167,7 +254,7 @@ def arrange_topic(rows: list[dict], groups: dict[str, EntityGroup], doc_stances:
         if len(doc.mentions) >= per_document:
             doc.more_mentions += 1
             continue
-        sentence = r["sentence"] or r["text"] or ""
+        sentence = quoted_sentence(r["sentence"] or r["text"] or "")
         doc.mentions.append(MentionItem(
             r["id"], r["stance"], r["stance_score"], highlight_html(sentence, r["text"], r["start"], r["end"], MARK_STYLE),
             highlight_text(sentence, r["text"], r["start"], r["end"]), f"{link_root}/mentions/{r['id']}"))

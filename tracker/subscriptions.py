@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -151,6 +152,8 @@ def parse_digest(raw: dict, topics: Iterable[str], sources: Iterable[str]) -> Di
         ZoneInfo(raw["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidSetting("digest.timezone", f"unknown time zone {raw['timezone']!r} (expected e.g. Europe/Brussels)") from None
+    if urlsplit(raw["base_url"]).scheme not in ("http", "https") or not urlsplit(raw["base_url"]).netloc:
+        raise InvalidSetting("digest.base_url", f"expected an http(s) URL (the front end's root), got {raw['base_url']!r}")
     if not isinstance(raw.get("send_empty"), bool):
         raise InvalidSetting("digest.send_empty", f"expected true or false, got {raw.get('send_empty')!r}")
     for key in LIMITS:
