@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from crawler import paging
-from crawler.errors import BlockedError, FetchError, ParseError
+from crawler.errors import BlockedError, FetchError, NotReady, ParseError
 from crawler.http import HttpClient
 from crawler.records import Record, stamp
 
@@ -133,6 +133,7 @@ class CrawlContext:
     crawl_urls: set[str] = field(default_factory=set)
     item_errors: list[tuple[str, str]] = field(default_factory=list)
     item_watermarks: list[str] = field(default_factory=list)
+    deferred: list[tuple[Item, str]] = field(default_factory=list)  # (item, message): fetch raised NotReady, retried next run
     documents_yielded: int = 0
     skipped: int = 0
 
@@ -256,6 +257,9 @@ class Source(ABC):
                     records = list(self.fetch(item))
                 except BlockedError:
                     raise
+                except NotReady as exc:  # "retry later": deferred, not failed (the caller keeps the watermark before it)
+                    self.ctx.deferred.append((item, str(exc)))
+                    continue
                 except FetchError as exc:
                     self.ctx.item_error(item, exc)
                     continue

@@ -12,7 +12,9 @@ since ..."), so a source is judged on its crawl history, not only on its last ru
   no successful run ever returned an item (a first full run with zero results), or the last
   ``ZERO_RUNS`` successful runs returned nothing while earlier ones did (a source opts out with
   ``[sources.<id>] expect_results = false``);
-- ``degraded``: the last run was ``partial`` (some items failed; data still flows);
+- ``degraded``: the last run was ``partial`` (some items failed; data still flows), or an item the
+  upstream keeps answering "not ready, retry later" for (a deferral, retried every run) has been
+  deferred for more than ``DEFERRED_ALERT_DAYS`` days;
 - ``ok`` otherwise.
 
 "Returned an item" means the run fetched or recognised as unchanged at least one record
@@ -36,13 +38,14 @@ SUCCESS = ("ok", "partial")
 FAILING = ("failed", "blocked")
 STALE_INTERVALS = 3
 ZERO_RUNS = 3
+DEFERRED_ALERT_DAYS = 3
 ALERTING = ("stale", "failing")  # `tracker status` exits 1
 WARNING = ("stale", "failing", "degraded")  # the digest footer lists them
 RUN_FIELDS = ("finished_at", "fetched", "new", "updated", "unchanged", "errors")
 STATE_FIELDS = (
     "source", "checked_at", "health", "reason", "last_success_at", "hours_since_success", "last_run_status",
     *(f"last_run_{f}" for f in RUN_FIELDS), "items_ever", "recent_successful_runs", "recent_items",
-    "last_failure_message", "last_failure_at", "runs_7d", "failed_runs_7d",
+    "last_failure_message", "last_failure_at", "runs_7d", "failed_runs_7d", "deferred_items", "oldest_deferred_at",
 )
 
 
@@ -80,6 +83,9 @@ def _history(db: sqlite_utils.Database, week_ago: str) -> dict[str, dict]:
         ("last_failure_message", "last_failure_at"))
     put(f"select source, count(*), sum(status in ({', '.join(repr(s) for s in FAILING)})) from crawl_runs "
         "where started_at >= ? group by source", [week_ago], ("runs_7d", "failed_runs_7d"))
+    if "deferred_items" in db.table_names():
+        put("select source, count(*), min(first_deferred_at) from deferred_items group by source", [],
+            ("deferred_items", "oldest_deferred_at"))
     return states
 
 
@@ -102,6 +108,10 @@ def judge(state: dict, expected: Expectation, now: datetime, last_error: str | N
         return "stale", "no successful run has returned any item"
     if expected.expect_results and (state.get("recent_successful_runs") or 0) >= ZERO_RUNS and not state.get("recent_items"):
         return "stale", f"the last {ZERO_RUNS} successful runs returned nothing"
+    oldest = state.get("oldest_deferred_at")
+    if oldest and (waited := (now - clock.aware(oldest)).total_seconds()) > DEFERRED_ALERT_DAYS * 86400:
+        return "degraded", (f"{state.get('deferred_items')} item(s) not ready upstream for {_duration(waited)} "
+                            "(retried on every run)")
     if last_status == "partial":
         return "degraded", state.get("last_failure_message") or "some items failed"
     return "ok", None

@@ -4,6 +4,8 @@ A run of a source is opened ``running`` and closed with its status and counts; a
 ``running`` by a killed process is closed as ``failed`` when the source next starts. The watermark
 and the HTTP validators move only when a run ends ``ok`` (a failed run re-reads everything next
 time); the source's health (`db.health`) is re-judged whenever a run ends or the sources change.
+Items the upstream said were not ready yet (deferred) are kept in ``deferred_items`` with when they
+were first deferred, until a complete (``ok``) run no longer defers them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlite_utils
 from db import clock, health
 from db.transaction import transaction, upsert_row
 
-COUNTS = ("fetched", "new", "updated", "unchanged", "errors", "requests")
+COUNTS = ("fetched", "new", "updated", "unchanged", "errors", "requests", "deferred")
 
 
 def register_sources(db: sqlite_utils.Database, sources: Iterable[dict]) -> None:
@@ -38,6 +40,16 @@ def last_run_starts(db: sqlite_utils.Database) -> dict[str, str | None]:
     return dict(db.execute("select id, last_run_at from sources").fetchall())
 
 
+def consecutive_failures(db: sqlite_utils.Database) -> dict[str, int]:
+    """Per source, its failed or blocked runs since its last successful (``ok`` / ``partial``) one."""
+    failing = ", ".join(f"'{s}'" for s in health.FAILING)
+    success = ", ".join(f"'{s}'" for s in health.SUCCESS)
+    return dict(db.execute(
+        f"select source, count(*) from crawl_runs c where status in ({failing}) and id > coalesce("
+        f"(select max(id) from crawl_runs s where s.source = c.source and s.status in ({success})), 0) group by source"
+    ).fetchall())
+
+
 def start_run(db: sqlite_utils.Database, source: str) -> int:
     """Open a crawl run; returns its id. Runs of this source left ``running`` by a killed process are closed as failed."""
     now = clock.now_iso()
@@ -55,10 +67,13 @@ def start_run(db: sqlite_utils.Database, source: str) -> int:
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, source: str, status: str, counts: dict,
-               message: str | None, watermark: str | None, validators: dict[str, dict]) -> None:
-    """Close a crawl run and update the source row; validators and watermark only move on ``ok``."""
+               message: str | None, watermark: str | None, validators: dict[str, dict],
+               deferred: Iterable[tuple[str, str]] = ()) -> None:
+    """Close a crawl run and update the source row; validators and watermark only move on ``ok``.
+    ``deferred``: (item key, message) of the items the upstream had not ready (`_record_deferrals`)."""
     finished = clock.now_iso()
     with transaction(db):
+        _record_deferrals(db, source, list(deferred), finished, complete=status == "ok")
         db.conn.execute(
             f"update crawl_runs set finished_at = ?, status = ?, {', '.join(f'{c} = ?' for c in COUNTS)}, message = ? where id = ?",
             [finished, status, *(counts.get(c, 0) for c in COUNTS), message, run_id],
@@ -76,6 +91,28 @@ def finish_run(db: sqlite_utils.Database, run_id: int, source: str, status: str,
         else:
             db.conn.execute("update sources set last_status = ?, last_error = ? where id = ?", [status, message, source])
         health.refresh(db)
+
+
+def _record_deferrals(db: sqlite_utils.Database, source: str, deferred: list[tuple[str, str]], now: str,
+                      complete: bool) -> None:
+    """Remember this run's deferred items (keeping when each was first deferred); a complete run also
+    forgets the source's items it did not defer again (they were read)."""
+    for key, message in deferred:
+        db.conn.execute(
+            "insert into deferred_items (source, item, message, first_deferred_at, last_deferred_at, attempts) "
+            "values (?, ?, ?, ?, ?, 1) on conflict (source, item) do update set message = excluded.message, "
+            "last_deferred_at = excluded.last_deferred_at, attempts = attempts + 1",
+            [source, key, message, now, now],
+        )
+    if complete:
+        keys = [key for key, _ in deferred]
+        db.conn.execute(f"delete from deferred_items where source = ? and item not in ({', '.join('?' * len(keys))})",
+                        [source, *keys])
+
+
+def deferred_items(db: sqlite_utils.Database, source: str) -> list[dict]:
+    """The items of ``source`` still waiting for the upstream, oldest first."""
+    return list(db["deferred_items"].rows_where("source = ?", [source], order_by="first_deferred_at, item"))
 
 
 def last_runs(db: sqlite_utils.Database, source: str, limit: int = 10) -> list[dict]:

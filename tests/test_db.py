@@ -74,7 +74,11 @@ def test_fts_stays_in_sync(db):
 
 def test_search_escapes_fts_syntax(db):
     documents.upsert_document(db, doc())
-    assert len(search.search(db, 'LOGINK" OR (')) == 1  # stray quotes and brackets are not FTS syntax errors
+    assert len(search.search(db, 'LOGINK OR (')) == 1  # stray brackets and quotes are not FTS syntax errors
+    assert search.search(db, 'LOGINK" OR (') == []  # an unclosed quote runs to the end: the phrase "OR (" (front end's parser)
+    assert len(search.search(db, 'platform "LOGINK')) == 1
+    with pytest.raises(search.QueryError, match="AND, OR and NOT go between words"):
+        search.search(db, "AND")
     assert len(search.search(db, "logi*")) == 1 and search.search(db, "logi") == []
     assert len(search.search(db, '"logistics platform"')) == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -207,9 +208,19 @@ def test_heartbeat_keeps_the_lock_fresh(env):
 def test_loop_runs_several_ticks(env, replay, smtp, monkeypatch):
     serve_fr(replay)
     configure(env, replay, smtp.port, monkeypatch)
-    result = env.run("run", "--loop", "--every", "0s", "--ticks", "2", "--no-nlp", "--no-digest")
+    started = time.monotonic()
+    result = env.run("run", "--loop", "--every", "15m", "--ticks", "3", "--no-nlp", "--no-digest", "--now", iso(T0))
     assert result.exit_code == 0, result.output
-    assert env.db()["ticks"].count == 2 and result.output.count("federal-register: ok") == 1
+    assert time.monotonic() - started < 60  # with --now the loop's time is simulated, not slept
+    ticks = [clock.aware(row["now"]) for row in env.db()["ticks"].rows_where(order_by="id")]
+    assert ticks == [T0, T0 + dt.timedelta(minutes=15), T0 + dt.timedelta(minutes=30)]
+    assert result.output.count("federal-register: ok") == 1
+
+
+def test_loop_interval_below_a_minute_is_refused(env):
+    env.configure({})
+    result = env.run("run", "--loop", "--every", "0s", "--ticks", "2", "--no-nlp", "--no-digest")
+    assert result.exit_code == 2 and "--every: at least 1m, got '0s'" in result.output
 
 
 def test_schedule_cron(env):
@@ -256,6 +267,7 @@ def test_scheduler_output_escapes_percent_in_paths(env, tmp_path):
 def test_schedule_systemd_units(env, tmp_path):
     env.configure({})
     out = tmp_path / "units"
+    out.mkdir()  # an existing directory: a missing one is refused (tests/test_guards.py)
     result = env.run("schedule", "--systemd", "--write", str(out))
     assert result.exit_code == 0, result.output
     service = (out / "policy-tracker.service").read_text()
@@ -291,3 +303,88 @@ def test_tick_reannotates_after_a_model_upgrade(env):
     assert version != "test-model" and version.startswith("gaz-")
     again = env.run("run", "--no-digest")
     assert "nlp:" not in again.output  # nothing pending any more
+
+
+# -- recovery (issue 14 item 10): retry back-off, deferrals ------------------------------------------------
+
+def test_failed_source_is_retried_with_backoff_not_after_its_interval(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    down = {"on": True}
+    replay.add(LISTING, b"Service Unavailable", status=503, when=lambda _r: down["on"])  # a short outage
+    configure(env, replay, smtp.port, monkeypatch)  # interval 1d, retry_backoff the default 15m
+
+    def tick(minutes: float) -> str:
+        return env.run("run", "--no-nlp", "--no-digest", "--now", iso(T0 + dt.timedelta(minutes=minutes))).output
+
+    assert "federal-register: failed" in tick(0)
+    assert "crawl: no source is due" in tick(10)
+    assert "federal-register: failed" in tick(15)  # 15 min after the failed run, not a day
+    assert "crawl: no source is due" in tick(15 + 25)  # the second failure doubles the wait: 30 min
+    assert "federal-register: failed" in tick(15 + 30)
+    assert "crawl: no source is due" in tick(45 + 55)  # 1 h now
+    down["on"] = False
+    assert "federal-register: ok (new 3" in tick(45 + 60)
+    assert "crawl: no source is due" in tick(105 + 16)  # healthy again: back to its interval
+    assert "crawl: no source is due" in tick(105 + 23 * 60)
+    assert "federal-register: ok" in tick(105 + 24 * 60)
+
+
+def test_retry_wait_doubles_and_is_capped_at_the_interval():
+    from tracker.tick import wait_before_run
+
+    waits = [wait_before_run(7200, 900, failures) for failures in range(6)]
+    assert waits == [7200, 900, 1800, 3600, 7200, 7200]
+    assert wait_before_run(86400, 600, 40) == 86400
+
+
+def test_retry_backoff_is_configuration(env, replay, smtp, monkeypatch):
+    serve_fr(replay)
+    replay.add(LISTING, b"Service Unavailable", status=503)
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    env.configure({"federal-register": {"base_url": replay.url("/api/v1"), "interval": "1d", "retry_backoff": "2h"}})
+    assert "federal-register: failed" in env.run("run", "--no-nlp", "--no-digest", "--now", iso(T0)).output
+    later = T0 + dt.timedelta(minutes=90)
+    assert "crawl: no source is due" in env.run("run", "--no-nlp", "--no-digest", "--now", iso(later)).output
+
+
+def test_not_ready_item_is_deferred_retried_and_an_alert_only_after_days(env, replay):
+    from tests.test_eurlex import CONTENT, configure as configure_eurlex, serve_cellar
+
+    serve_cellar(replay)
+    pending = {"on": True}
+    replay.add(CONTENT + "32019R0452", b"", status=202, content_type="text/html", when=lambda _r: pending["on"])
+    configure_eurlex(env, replay)
+
+    def tick(days: float):
+        return env.run("run", "--no-nlp", "--no-digest", "--now", iso(T0 + dt.timedelta(days=days)))
+
+    def health(days: float) -> dict:
+        result = env.run("status", "--json", "--now", iso(T0 + dt.timedelta(days=days)))
+        return next(r for r in json.loads(result.output) if r["source"] == "eurlex")
+
+    first = tick(0)
+    assert first.exit_code == 0, first.output  # a deferral is not a failure
+    assert "eurlex: ok (new 3, updated 0, unchanged 0, errors 0, deferred 1): 1 item(s) deferred" in first.output
+    db = env.db()
+    run = db.execute("select status, deferred, errors from crawl_runs order by id desc limit 1").fetchone()
+    assert run == ("ok", 1, 0)
+    assert (db["sources"].get("eurlex")["watermark"] or "") < "2024-11-05T17:02:11.004Z"  # not past the deferred work
+    (row,) = db["deferred_items"].rows
+    assert (row["item"], row["attempts"], clock.aware(row["first_deferred_at"])) == ("32019R0452", 1, T0)
+    assert health(1)["health"] == "ok"
+
+    assert "deferred 1" in tick(1).output and "deferred 1" in tick(2).output  # retried on every run
+    (row,) = env.db()["deferred_items"].rows
+    assert row["attempts"] == 3 and clock.aware(row["first_deferred_at"]) == T0
+    assert health(2.9)["health"] == "ok"
+    alert = health(3.1)
+    assert alert["health"] == "degraded" and alert["reason"] == "1 item(s) not ready upstream for 3.1 days (retried on every run)"
+
+    pending["on"] = False  # the rendition is ready at last
+    ready = tick(4)
+    summary = next(line for line in ready.output.splitlines() if line.startswith("eurlex: "))
+    assert ready.exit_code == 0 and summary.startswith("eurlex: ok (new 1, updated 0") and "deferred" not in summary
+    db = env.db()
+    assert "Article 4" in next(db["documents"].rows_where("source_id = ?", ["32019R0452"]))["text"]
+    assert db["sources"].get("eurlex")["watermark"] == "2024-11-05T17:02:11.004Z"
+    assert db["deferred_items"].count == 0 and health(4.1)["health"] == "ok"

@@ -9,6 +9,7 @@ line and exits with status 2.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from crawler.base import SourceSettings, Topic
+from crawler.base import SourceSettings, Topic, read_options
 from crawler.http import HttpSettings
 from crawler.registry import SOURCES
 from tracker.subscriptions import DigestSettings, InvalidSetting, parse_digest
@@ -32,7 +33,9 @@ HTTP_TYPES = {
 }
 HTTP_POSITIVE = {"timeout_s", "max_bytes", "deadline_s", "total_deadline_s"} | {k for k in HTTP_TYPES if k.startswith("extract_")}
 SECTIONS = {"database", "http", "nlp", "topics", "sources", "digest"}
-TRACKER_KEYS = ("enabled", "base_url", "interval", "api_key_env", "expect_results")  # the rest are the source's options
+TRACKER_KEYS = ("enabled", "base_url", "interval", "api_key_env", "expect_results", "retry_backoff")  # the rest are the source's options
+DEFAULT_RETRY_BACKOFF = "15m"  # documented in defaults.toml: first retry after a failed run, doubling, capped at the interval
+MIN_RETRY_BACKOFF_S = 60
 
 
 class ConfigError(Exception):
@@ -55,6 +58,7 @@ class SourceConfig:
     api_key_env: str | None
     options: dict = field(default_factory=dict)
     expect_results: bool = True  # source health: zero results from a successful run is a warning
+    retry_backoff_s: float = 900.0  # `tracker run`: a failed source is retried after this, doubling per failure
 
     def settings(self) -> SourceSettings:
         """What the crawler sees: the base URL, the key read from the environment, the other options."""
@@ -122,9 +126,12 @@ def load_config(explicit: str | None = None, db_override: str | None = None) -> 
             raise ConfigError("--config", f"cannot read {path}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses once per nesting level ("a = [[[[...]]]]")
+            raise ConfigError(str(path), "invalid TOML: arrays or tables nested too deeply") from None
     for key in user:
         if key not in SECTIONS:
             raise ConfigError(key, f"unknown section; expected one of {', '.join(sorted(SECTIONS))}")
+    _check_finite(user, "")
     raw = _merge(packaged_defaults(), user)
     if user.get("topics"):  # a user's topics replace the packaged ones
         raw["topics"] = user["topics"]
@@ -197,8 +204,31 @@ def _source(source_id: str, section: object, cls) -> SourceConfig:
     expect_results = section.get("expect_results", True)
     if not isinstance(expect_results, bool):
         raise ConfigError(f"{key}.expect_results", f"expected true or false, got {expect_results!r}")
+    backoff = section.get("retry_backoff", DEFAULT_RETRY_BACKOFF)
+    backoff_s = parse_interval(backoff, f"{key}.retry_backoff")
+    if backoff_s < MIN_RETRY_BACKOFF_S:
+        raise ConfigError(f"{key}.retry_backoff", f"must be at least 1m, got {backoff!r}")
     options = {k: v for k, v in section.items() if k not in TRACKER_KEYS}
-    return SourceConfig(source_id, enabled, base_url, str(interval), interval_s, api_key_env, options, expect_results)
+    try:  # the source's own declared options, checked now rather than when it first runs
+        read_options(source_id, cls.option_specs(), options)
+    except ValueError as exc:
+        name, _, message = str(exc).partition(": ")
+        raise ConfigError(name, message) from None
+    return SourceConfig(source_id, enabled, base_url, str(interval), interval_s, api_key_env, options, expect_results,
+                        backoff_s)
+
+
+def _check_finite(value: object, key: str) -> None:
+    """Every number in the user's file is finite: TOML's ``nan`` and ``inf`` are refused for any key
+    (the typed checks then judge ranges), naming the key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{key}[{index}]")
 
 
 def _table(raw: dict, key: str) -> dict:

@@ -4,7 +4,10 @@ Each source runs in isolation: whatever it raises is recorded on its crawl run (
 ``blocked``) and the next source still runs. Records are stored one transaction each; an empty
 document is refused (never overwrites good data); a news article is stored with its story in one
 transaction (`tracker.stories`). The watermark and the HTTP validators move only
-when a run ends ``ok``.
+when a run ends ``ok``. An item the upstream has not ready yet (`crawler.errors.NotReady`, e.g.
+Cellar's 202) is deferred: the run can still be ``ok`` (its ``deferred`` count says how many), the
+watermark stays before the earliest deferred item so the next run reads it again, and
+``deferred_items`` remembers since when (health turns ``degraded`` after days, `db.health`).
 """
 
 from __future__ import annotations
@@ -41,11 +44,17 @@ class RunResult:
     message: str | None = None
 
     def summary(self, requests: bool = False) -> str:
-        """``federal-register: ok (new 3, updated 0, unchanged 0, errors 0): message`` (the CLI's line)."""
-        c = {k: self.counts.get(k, 0) for k in ("new", "updated", "unchanged", "errors", "requests")}
+        """``federal-register: ok (new 3, updated 0, unchanged 0, errors 0): message`` (the CLI's line;
+        ``deferred N`` appears when items were deferred)."""
+        c = {k: self.counts.get(k, 0) for k in ("new", "updated", "unchanged", "errors", "requests", "deferred")}
         return (f"{self.source}: {self.status} (new {c['new']}, updated {c['updated']}, unchanged {c['unchanged']}, "
-                f"errors {c['errors']}" + (f", requests {c['requests']}" if requests else "") + ")"
-                + (f": {self.message}" if self.message else ""))
+                f"errors {c['errors']}" + (f", deferred {c['deferred']}" if c["deferred"] else "")
+                + (f", requests {c['requests']}" if requests else "") + ")" + (f": {self.message}" if self.message else ""))
+
+    def as_dict(self) -> dict:
+        """The ``--json`` shape of a run (docs/cli.md)."""
+        return {"source": self.source, "run_id": self.run_id, "status": self.status,
+                "counts": {k: self.counts.get(k, 0) for k in (*runs.COUNTS,)}, "message": self.message}
 
 
 class _DbValidators:
@@ -101,7 +110,7 @@ def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, sinc
                  crawl_urls: set[str] | None = None) -> RunResult:
     """Crawl one source end to end and record the run; never raises for upstream trouble."""
     run_id = runs.start_run(db, source_id)
-    counts = {"fetched": 0, "new": 0, "updated": 0, "unchanged": 0, "errors": 0, "requests": 0}
+    counts = dict.fromkeys(runs.COUNTS, 0)
     ctx = build_context(db, config, source_id, since, full, max_docs, relevance, crawl_urls)
     adapter = ctx.log
     status, message = "ok", None
@@ -129,13 +138,26 @@ def crawl_source(db: sqlite_utils.Database, config: Config, source_id: str, sinc
     counts["unchanged"] += ctx.skipped
     counts["errors"] = len(ctx.item_errors) + (status != "ok")
     counts["requests"] = ctx.client.requests_made
+    counts["deferred"] = len(ctx.deferred)
     if status == "ok" and ctx.item_errors:
         status = "partial"
         message = f"{len(ctx.item_errors)} item(s) failed; first: {ctx.item_errors[0][0]}: {ctx.item_errors[0][1]}"
-    watermark = max(ctx.item_watermarks) if ctx.item_watermarks else None
-    runs.finish_run(db, run_id, source_id, status, counts, message, watermark, ctx.client.pending_validators)
+    elif status == "ok" and ctx.deferred:
+        message = f"{len(ctx.deferred)} item(s) deferred, retried next run; first: {ctx.deferred[0][0].key}: {ctx.deferred[0][1]}"
+    runs.finish_run(db, run_id, source_id, status, counts, message, run_watermark(ctx), ctx.client.pending_validators,
+                    [(item.key, text) for item, text in ctx.deferred])
     adapter.info("crawl %s", status, extra={**counts, "error": message})
     return RunResult(source_id, run_id, status, counts, message)
+
+
+def run_watermark(ctx: CrawlContext) -> str | None:
+    """The watermark a run reached: its latest item watermark, but strictly before the earliest deferred
+    item's, so that the next run discovers that item again (None: the watermark stays where it was)."""
+    marks = ctx.item_watermarks
+    waiting = [item.watermark for item, _ in ctx.deferred if item.watermark]
+    if waiting:
+        marks = [w for w in marks if w < min(waiting)]
+    return max(marks) if marks else None
 
 
 def store_record(db: sqlite_utils.Database, record: DocumentRecord | DossierRecord) -> str:

@@ -123,10 +123,15 @@ def emit(app: App, kind: str, minutes: int, out_dir: str | None) -> None:
         return
     units = systemd_units(app, minutes)
     if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        target = Path(out_dir)
+        if not target.is_dir():  # never created silently: a typo would install units nowhere systemd looks
+            raise UsageProblem(f"--write: no such directory: {target} (create it first)")
         for name, text in units.items():
-            (Path(out_dir) / name).write_text(text, encoding="utf-8")
-            click.echo(f"wrote {Path(out_dir) / name}")
+            try:
+                (target / name).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageProblem(f"--write: cannot write {target / name}: {exc.strerror or exc}") from None
+            click.echo(f"wrote {target / name}")
         click.echo(f"then: systemctl daemon-reload && systemctl enable --now {UNIT}.timer")
         return
     for name, text in units.items():

@@ -30,7 +30,7 @@ import yaml
 from datasette.app import Datasette
 from datasette.plugins import pm
 
-from tracker.app import App, UsageProblem, pass_app
+from tracker.app import App, UsageProblem, pass_app, port_problem
 from db.frontend import ensure_frontend
 from tracker.plugins import guard, mention_context, reading
 
@@ -175,6 +175,8 @@ def serve(app: App, host: str, port: int, password_env: str | None, username: st
 
     if password_env is None and os.environ.get(DEFAULT_PASSWORD_ENV, "").strip():
         password_env = DEFAULT_PASSWORD_ENV
+    if problem := port_problem(host, port):  # before "serving ...": one line, not a uvicorn error
+        raise UsageProblem(f"cannot serve on {host}:{port}: {problem}")
     app.open_db(create=True)
     try:
         topics = app.config.topic_list()

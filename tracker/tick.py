@@ -2,7 +2,9 @@
 
 One tick: take the lock, crawl every enabled source whose interval has elapsed since its last run
 (a slack of 5% of the interval, at most 10 minutes, keeps a daily source from drifting by one tick
-per day), annotate what is pending (`db.annotations`: new, changed, or annotated by another model
+per day) or, after failed runs, whose retry back-off has (``[sources.<id>] retry_backoff``, default
+15m, doubling with each consecutive failed or blocked run: 15 min, 30 min, 1 h, 2 h ..., never
+more than the interval), annotate what is pending (`db.annotations`: new, changed, or annotated by another model
 version), then send the digests whose schedule is due (``[digest] schedule`` in ``[digest]
 timezone``: due when the most recent scheduled instant is at or before now and nothing was sent
 to, or recorded as skipped for, that subscriber since). Every tick is recorded in ``ticks``.
@@ -17,6 +19,7 @@ Time is `db.clock`: ``--now ISO`` (hidden) freezes it for the whole tick, so tes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -135,16 +138,26 @@ class TickLock:
         self.release()
 
 
+def wait_before_run(interval_s: float, retry_backoff_s: float, failures: int) -> float:
+    """Seconds from a source's last run start until it is due: its interval, or after ``failures``
+    consecutive failed runs ``retry_backoff_s * 2 ** (failures - 1)`` capped at the interval."""
+    if failures <= 0:
+        return interval_s
+    return min(retry_backoff_s * 2 ** min(failures - 1, 30), interval_s)
+
+
 def due_sources(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
-    """Enabled sources whose interval (minus a small slack) has elapsed since their last run started."""
+    """Enabled sources whose wait (`wait_before_run`, minus a small slack) has elapsed since their last run started."""
     last = runs.last_run_starts(db)
+    failures = runs.consecutive_failures(db)
     due = []
     for sid, conf in config.sources.items():
         if not conf.enabled:
             continue
         started = last.get(sid)
-        slack = min(conf.interval_s * 0.05, MAX_SLACK_S)
-        if started is None or (now - clock.aware(started)).total_seconds() >= conf.interval_s - slack:
+        wait = wait_before_run(conf.interval_s, conf.retry_backoff_s, failures.get(sid, 0))
+        slack = min(wait * 0.05, MAX_SLACK_S)
+        if started is None or (now - clock.aware(started)).total_seconds() >= wait - slack:
             due.append(sid)
     return due
 
@@ -164,11 +177,18 @@ class TickResult:
     annotated: dict | None = None
     digests: list[Outcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    lock_held: str | None = None  # the message when another tick held the lock (nothing was done)
 
     @property
     def failed(self) -> bool:
         return bool(self.errors) or any(r.status in ("failed", "blocked") for r in self.crawled) or any(
             o.status == "failed" for o in self.digests)
+
+    def as_dict(self) -> dict:
+        """`tracker run --json`: one object per tick (docs/cli.md)."""
+        return {"now": clock.iso(self.now), "ran": self.lock_held is None, "lock_held": self.lock_held,
+                "sources": [r.as_dict() for r in self.crawled], "nlp": self.annotated,
+                "digests": [dataclasses.asdict(o) for o in self.digests], "errors": self.errors, "failed": self.failed}
 
 
 def _annotate(db: sqlite_utils.Database, config: Config, result: TickResult, echo: Callable[[str], None]) -> None:
@@ -213,16 +233,16 @@ def run_tick(db: sqlite_utils.Database, config: Config, nlp: bool = True, digest
 
 
 def locked_tick(db: sqlite_utils.Database, config: Config, db_path: Path, wait: float, nlp: bool, digests: bool,
-                echo: Callable[[str], None]) -> bool:
-    """Take the lock (waiting up to ``wait`` s), run one tick, release; returns whether the tick failed.
+                echo: Callable[[str], None]) -> TickResult:
+    """Take the lock (waiting up to ``wait`` s), run one tick, release; returns what it did.
     A lock held by a live tick is not a failure: the message says so and nothing is done."""
     lock = TickLock(db_path)
     try:
         lock.acquire(wait=wait)
     except LockHeld as exc:
         echo(f"{exc}; nothing done")
-        return False
+        return TickResult(clock.now(), lock_held=str(exc))
     with lock:
         if lock.recovered:
             echo(f"recovered a stale lock of pid {lock.recovered['pid']} on {lock.recovered['host']}")
-        return run_tick(db, config, nlp=nlp, digests=digests, echo=echo).failed
+        return run_tick(db, config, nlp=nlp, digests=digests, echo=echo)
