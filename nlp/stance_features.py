@@ -186,6 +186,20 @@ CUES: dict[str, tuple[str, ...]] = {
         "否定", "反論", "事実無根", "否認", "反発",
         "부인", "반박", "반발", "일축",
     ),
+    # the author's rebuttal of what it relays (GUIDELINE rule 3: "an account officials reject")
+    "rebut": (
+        "a claim", "an account", "a characteri", "an assertion", "sits uneasily", "at odds with", "contradict",
+        "belie", "not convinced", "unconvinced", "despite assurances", "despite its assurances", "skeptic",
+        "sceptic", "doubt",
+        "zweifel", "widerleg", "nicht überzeugt", "im widerspruch", "skeptisch",
+        "doute", "contredi", "pas convaincu", "sceptique",
+        "duda", "contradic", "no convence", "escéptic",
+        "twijfel", "niet overtuigd", "in tegenspraak", "sceptisch",
+        "dubbi", "contraddi", "scettic",
+        "质疑", "質疑", "令人怀疑", "站不住脚", "站不住腳", "自相矛盾",
+        "疑問", "矛盾", "疑わしい",
+        "의문", "모순",
+    ),
     "accuse": (
         "accus", "allegation", "suspicion", "suspect", "charge", "smear",
         "vorwurf", "vorwürfe", "beschuldig", "verdacht", "verdächtig",
@@ -268,7 +282,8 @@ _POLAR = ("threat", "restrict", "praise", "defend")
 _PAIRS = (("threat", "report"), ("threat", "distance"), ("praise", "report"), ("praise", "distance"),
           ("defend", "report"), ("restrict", "report"), ("threat", "question"), ("restrict", "question"),
           ("threat", "negation"), ("praise", "negation"), ("accuse", "deny"), ("threat", "deny"),
-          ("restrict", "deny"), ("deny", "distance"))
+          ("restrict", "deny"), ("deny", "distance"), ("praise", "rebut"), ("defend", "rebut"),
+          ("distance", "rebut"))
 FEATURE_NAMES: list[str] = (
     [f"{c}:sent" for c in CUES] + [f"{c}:near" for c in _POLAR] + [f"{c}:negated" for c in _POLAR]
     + ["question", "headline", "quote", "target_first"]

@@ -9,11 +9,14 @@ fixture directory's README.md). A few focused cases pin the rules the evaluation
 from __future__ import annotations
 
 import importlib.util
+import json as _json
+import random as _random
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from nlp import Annotator
+from nlp import Annotator, stance_corpus, stance_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "nlp-eval"
@@ -154,12 +157,6 @@ def test_acronyms_in_other_senses(ann):
 # A tiny corpus in the corpus's JSONL format, written for these tests (fictional targets), so the
 # reading, label joining, bad lines, grouped split and cross-target code run without ../shared.
 
-import json as _json  # noqa: E402 - this part of the module is about the stance corpus
-import random as _random  # noqa: E402
-
-from click.testing import CliRunner  # noqa: E402
-
-from nlp import stance_corpus, stance_eval  # noqa: E402
 
 
 def _invoke(args: list[str]):
