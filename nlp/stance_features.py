@@ -258,10 +258,21 @@ def _trie(words: list[str]) -> str:
     return emit(tree)
 
 
-def _compile(stems: tuple[str, ...], whole_words: bool = False) -> re.Pattern:
+# German and Dutch put the head of a compound last (Sicherheitsrisiko, Spionageverdacht,
+# gebruiksverbod): these stems also count inside a word.
+COMPOUND_HEADS: dict[str, tuple[str, ...]] = {
+    "threat": ("risiko", "risiken", "gefahr", "gefähr", "bedrohung", "bedenken", "spionage", "überwachung",
+               "misstrauen", "abhängigkeit", "risico", "gevaar", "dreiging", "bedreiging", "afhankelijkheid"),
+    "restrict": ("verbot", "verbann", "untersagung", "sanktion", "ausschluss", "beschränkung", "verbod",
+                 "uitsluiting", "beperking", "sanctie"),
+    "accuse": ("verdacht", "vorwurf", "vorwürfe", "verdenking", "beschuldiging"),
+}
+
+
+def _compile(stems: tuple[str, ...], whole_words: bool = False, infix: tuple[str, ...] = ()) -> re.Pattern:
     """One pattern for a category: alphabetic stems at a word start (``whole_words``: whole
-    words only), CJK stems anywhere."""
-    cjk = sorted({s for s in stems if _CJK_RE.search(s)})
+    words only), ``infix`` stems and CJK stems anywhere."""
+    cjk = sorted({s for s in stems if _CJK_RE.search(s)} | set(infix))
     alpha = sorted({s for s in stems if not _CJK_RE.search(s)} - {"n't"})
     end = r"(?![^\W\d_])" if whole_words else ""
     parts = [r"(?<![^\W\d_])" + _trie(alpha) + end] if alpha else []
@@ -275,7 +286,8 @@ def _compile(stems: tuple[str, ...], whole_words: bool = False) -> re.Pattern:
 # One prefix-tree pattern per category (the categories overlap: a word may count in several);
 # negators match whole words only.
 _CATEGORIES = {name: i for i, name in enumerate(CUES)}
-_PATTERNS = [(_CATEGORIES[name], _compile(stems, whole_words=name == "negation")) for name, stems in CUES.items()]
+_PATTERNS = [(_CATEGORIES[name], _compile(stems, name == "negation", COMPOUND_HEADS.get(name, ())))
+             for name, stems in CUES.items()]
 _NEGATION = _PATTERNS[_CATEGORIES["negation"]][1]
 _POLAR = ("threat", "restrict", "praise", "defend")
 # Cue pairs a linear model cannot combine itself: relayed / distanced / questioned / negated framing.
@@ -388,5 +400,5 @@ def negation_text(window: str) -> str:
 
 
 # Part of the model version (nlp.stance.model_version): a lexicon edit makes a new model.
-LEXICON_FINGERPRINT = hashlib.sha256(json.dumps([CUES, NEGATORS, _NEG_CJK, ENTITY_NAMES, NEG_SCOPE, _WINDOW,
+LEXICON_FINGERPRINT = hashlib.sha256(json.dumps([CUES, COMPOUND_HEADS, NEGATORS, _NEG_CJK, ENTITY_NAMES, NEG_SCOPE, _WINDOW,
                                                  _NEG_REACH, _PAIRS], ensure_ascii=False).encode()).hexdigest()[:12]
