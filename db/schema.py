@@ -7,6 +7,7 @@ are appended to `MIGRATIONS`; never edit one that has shipped.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -70,18 +71,23 @@ def check_integrity(db: sqlite_utils.Database) -> None:
         raise DatabaseCorrupt(f"corrupted: {first or 'the integrity check gave no answer'}")
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open (or create) the database in WAL mode with a busy timeout; the directory must exist."""
+def connect(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
+    """Open (or create) the database in WAL mode with a busy timeout; the directory must exist.
+    ``read_only`` opens an existing file with SQLite's ``mode=ro`` and leaves its journal mode alone;
+    in a directory it cannot write (no ``-shm`` can be made) also ``immutable=1``, so a database on a
+    read-only location can still be read (quirk: a ``-wal`` left there unmerged is then not seen)."""
     path = Path(path)
     if str(path) != ":memory:" and not path.parent.exists():
         raise FileNotFoundError(f"database directory does not exist: {path.parent}")
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    immutable = "&immutable=1" if read_only and not os.access(path.parent, os.W_OK) else ""
+    target = f"{path.absolute().as_uri()}?mode=ro{immutable}" if read_only else str(path)
+    conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False, uri=read_only)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
-    if str(path) != ":memory:":
+    if str(path) != ":memory:" and not read_only:
         db.enable_wal()
-    conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
     return db
 
 

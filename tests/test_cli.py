@@ -91,3 +91,34 @@ def test_annotate_missing_file(env):
     env.configure({})
     result = env.run("annotate", "/no/such/file.txt")
     assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_crawl_and_run_json_shapes(env, replay):
+    from tests.test_federal_register import configure, serve_fr
+
+    serve_fr(replay)
+    configure(env, replay)
+    crawl = env.run("crawl", "federal-register", "--no-nlp", "--json")
+    assert crawl.exit_code == 0, crawl.output
+    report = json.loads(crawl.stdout)  # stdout is JSON alone: the summary lines go to stderr
+    assert set(report) == {"sources", "offline", "nlp", "ok"} and report["ok"] is True and report["nlp"] is None
+    (run,) = report["sources"]
+    assert set(run) == {"source", "run_id", "status", "counts", "message"}
+    assert (run["source"], run["status"], run["counts"]["new"], run["counts"]["deferred"]) == ("federal-register", "ok", 3, 0)
+    assert set(run["counts"]) == {"fetched", "new", "updated", "unchanged", "errors", "requests", "deferred"}
+
+    tick = env.run("run", "--no-nlp", "--no-digest", "--json", "--now", "2026-11-28T09:30:00+00:00")
+    assert tick.exit_code == 0, tick.output
+    (line,) = tick.stdout.splitlines()  # one JSON object per tick, on one line
+    obj = json.loads(line)
+    assert set(obj) == {"now", "ran", "lock_held", "sources", "nlp", "digests", "errors", "failed"}
+    assert obj["now"] == "2026-11-28T09:30:00+00:00" and obj["ran"] is True and obj["failed"] is False
+    assert [s["source"] for s in obj["sources"]] == ["federal-register"] and obj["sources"][0]["counts"]["unchanged"] == 3
+
+
+def test_status_and_sources_json_on_an_empty_database(env):
+    env.configure({"federal-register": {"base_url": "http://127.0.0.1:9/api/v1"}})
+    assert json.loads(env.run("init", "--json").output)["state"] == "created"
+    (row,) = json.loads(env.run("status", "--json").output)
+    assert row["source"] == "federal-register" and row["health"] == "never" and row["last_run"] is None
+    assert {r["id"] for r in json.loads(env.run("sources", "--json").output) if r["enabled"]} == {"federal-register"}

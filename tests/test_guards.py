@@ -132,7 +132,7 @@ def _as_unprivileged(args: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("what", ["directory", "file"])
-def test_read_only_location_is_one_line(what):
+def test_read_only_location_is_one_line_for_writers_and_readable(what):
     base = Path(tempfile.mkdtemp(prefix="tracker-ro-"))  # not under pytest's 0700 tmp: the other user must reach it
     try:
         os.chmod(base, 0o755)
@@ -158,6 +158,9 @@ def test_read_only_location_is_one_line(what):
             lines = proc.stderr.strip().splitlines()
             assert len(lines) == 1 and "cannot write database" in lines[0] and "read-only" in lines[0], proc.stderr
             assert what in lines[0]
+        for command, expected in ((["status"], "0 stale or failing"), (["search", "LOGINK"], "0 result(s)")):
+            proc = subprocess.run(_as_unprivileged([*tracker, *command]), capture_output=True, text=True, cwd=base)
+            assert proc.returncode == 0 and expected in proc.stdout, proc.stderr  # reading still works
         assert digest_of(db_path) == before
     finally:
         for path in (base / "data", base):

@@ -345,6 +345,8 @@ def test_retry_backoff_is_configuration(env, replay, smtp, monkeypatch):
     assert "federal-register: failed" in env.run("run", "--no-nlp", "--no-digest", "--now", iso(T0)).output
     later = T0 + dt.timedelta(minutes=90)
     assert "crawl: no source is due" in env.run("run", "--no-nlp", "--no-digest", "--now", iso(later)).output
+    retry = T0 + dt.timedelta(hours=2)
+    assert "federal-register: failed" in env.run("run", "--no-nlp", "--no-digest", "--now", iso(retry)).output
 
 
 def test_not_ready_item_is_deferred_retried_and_an_alert_only_after_days(env, replay):

@@ -73,7 +73,7 @@ class App:
         try:
             if path.exists():
                 check_header(path)
-            db = connect(path)
+            db = connect(path, read_only=not write and path.exists() and read_only(path) is not None)
             check_version(db)
             if check and path.exists():
                 check_integrity(db)

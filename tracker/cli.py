@@ -32,7 +32,7 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None, verbos
     ctx.obj = App(config_path, db_path)
 
 
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (shape: docs/cli.md).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (shapes: docs/reliability.md, \"JSON output\").")
 
 
 @cli.command()
@@ -346,7 +346,7 @@ def digest_subscribers(app: App, as_json: bool) -> None:
 @click.option("--no-digest", is_flag=True, help="Do not send digests in this tick.")
 @click.option("--now", "now_iso", hidden=True, help="Pretend it is this ISO time (tests).")
 @click.option("--ticks", "max_ticks", hidden=True, type=click.IntRange(min=1), help="With --loop: stop after N ticks (tests).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per tick on its own line (shape: docs/cli.md).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per tick on its own line (docs/reliability.md, \"JSON output\").")
 @pass_app
 def run(app: App, loop: bool, every: str, wait: float, no_nlp: bool, no_digest: bool, now_iso: str | None,
         max_ticks: int | None, as_json: bool) -> None:

@@ -52,7 +52,7 @@ class RunResult:
                 + (f", requests {c['requests']}" if requests else "") + ")" + (f": {self.message}" if self.message else ""))
 
     def as_dict(self) -> dict:
-        """The ``--json`` shape of a run (docs/cli.md)."""
+        """The ``--json`` shape of a run (docs/reliability.md, "JSON output")."""
         return {"source": self.source, "run_id": self.run_id, "status": self.status,
                 "counts": {k: self.counts.get(k, 0) for k in (*runs.COUNTS,)}, "message": self.message}
 

@@ -185,7 +185,7 @@ class TickResult:
             o.status == "failed" for o in self.digests)
 
     def as_dict(self) -> dict:
-        """`tracker run --json`: one object per tick (docs/cli.md)."""
+        """`tracker run --json`: one object per tick (docs/reliability.md, "JSON output")."""
         return {"now": clock.iso(self.now), "ran": self.lock_held is None, "lock_held": self.lock_held,
                 "sources": [r.as_dict() for r in self.crawled], "nlp": self.annotated,
                 "digests": [dataclasses.asdict(o) for o in self.digests], "errors": self.errors, "failed": self.failed}
