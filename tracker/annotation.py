@@ -16,13 +16,14 @@ import logging
 import multiprocessing
 from collections import deque
 from functools import lru_cache
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 
-import sqlite_utils
 from tqdm import tqdm
 
-from db import reads, writes
-from tracker.config import Config
+if TYPE_CHECKING:  # `tracker annotate` needs neither the database nor the config types (0.2 s of imports)
+    import sqlite_utils
+
+    from tracker.config import Config
 
 log = logging.getLogger("tracker.annotation")
 
@@ -118,6 +119,8 @@ def annotate_pending(db: sqlite_utils.Database, config: Config, all_documents: b
                      progress: bool = False, workers: int = 1) -> dict:
     """Annotate documents whose NLP is missing or stale on ``workers`` processes; returns counts.
     Crash-safe: one transaction per document, written by this process only."""
+    from db import reads, writes
+
     topics_key = _topics_key(config)
     annotator = _annotator(topics_key)
     version = annotator.model_version
