@@ -20,15 +20,12 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
 import sklearn
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from nlp.stance_features import (
     LEXICON_FINGERPRINT,
@@ -36,6 +33,12 @@ from nlp.stance_features import (
     negation_text,
     sentence_text,
 )
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# Training-only parts of scikit-learn (calibration, SVM, model selection, pipelines) are imported
+# where they are used: annotation loads a fitted model and needs none of them (~0.3 s saved).
 
 LABELS: tuple[str, ...] = ("critical", "neutral", "supportive")
 TARGET_MARK = "[TGT]"
@@ -158,6 +161,8 @@ def assign_split(records: list[dict]) -> None:
     """
     strata = [f"{rec['lang']}:{rec['label']}" for rec in records]
     groups = [rec["group"] for rec in records]
+    from sklearn.model_selection import StratifiedGroupKFold
+
     splitter = StratifiedGroupKFold(n_splits=TEST_FOLDS, shuffle=True, random_state=SPLIT_SEED)
     _, test_idx = next(splitter.split(np.zeros(len(records)), strata, groups))
     test = set(test_idx.tolist())
@@ -198,6 +203,11 @@ def _build_pipeline(groups: list[str], seed: int, params: dict | None = None) ->
     (:func:`nlp.stance_features.sentence_text`) and the cue-lexicon block (weight
     ``cue_weight``; 0 leaves it out).
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     p = {**HYPERPARAMS, **(params or {})}
     blocks: list[tuple[str, object]] = [
         ("word", TfidfVectorizer(analyzer="word", token_pattern=_TOKEN_PATTERN, ngram_range=tuple(p["word_ngram"]),
