@@ -84,7 +84,8 @@ def preview(app: App, email: str | None, html_path: str | None, as_text: bool) -
 
 
 STATUS_TEXT = {"dry-run": "would send", "skipped": "nothing new, skipped", "claimed": "skipped",
-               "unknown": "delivery unknown (not resent)"}
+               "unknown": "delivery unknown (not resent)", "opted-out": "unsubscribed, not sent",
+               "feed-only": "schedule never (feed-only), not sent"}
 
 
 def send(app: App, dry_run: bool, emails: list[str], as_json: bool = False) -> bool:
@@ -116,16 +117,28 @@ def send(app: App, dry_run: bool, emails: list[str], as_json: bool = False) -> b
 
 
 def subscribers(app: App, as_json: bool) -> list[dict]:
-    """`tracker digest subscribers`: each configured subscriber, its filters, last delivery and the
-    deliveries whose outcome is unknown (interrupted after the message may have been accepted)."""
+    """`tracker digest subscribers`: each configured subscriber, its state (active, or opted out with
+    the date), schedule, time zone, filters, followed items (and those the database does not hold
+    yet), last delivery and the deliveries whose outcome is unknown (interrupted after the message
+    may have been accepted)."""
     from db import digests as data
+    from db.optouts import opted_out
+    from tracker.follow import missing_follows
+    from tracker.unsubscribe import list_id
 
     db = app.open_db(create=True)
+    settings = app.config.digest
+    optouts = opted_out(db, list_id(settings))
     rows = []
-    for sub in app.config.digest.subscribers:
+    for sub in settings.subscribers:
         history = data.subscriber_deliveries(db, sub.email)
         rows.append({
-            "email": sub.email, "state": "active", "topics": sub.topics or list(app.config.topics),
+            "email": sub.email, "state": "opted out" if sub.email.lower() in optouts else "active",
+            "opted_out_at": optouts.get(sub.email.lower()), "schedule": sub.schedule or settings.schedule_text,
+            "timezone": sub.timezone or settings.timezone,
+            "follows": {"dossiers": sub.dossiers, "entities": sub.entities, "searches": sub.searches},
+            "not_in_database": missing_follows(db, sub),
+            "topics": sub.topics or list(app.config.topics),
             "sources": sub.sources, "min_stance": sub.min_stance, "min_score": sub.min_score,
             "last_sent_at": history["last_sent_at"], "last_attempt_at": history["last_attempt_at"],
             "last_status": history["last_status"], "deliveries": history["counts"],
@@ -138,9 +151,14 @@ def subscribers(app: App, as_json: bool) -> list[dict]:
     if not rows:
         click.echo("no subscribers configured ([[digest.subscribers]])")
     for r in rows:
-        click.echo(f"{r['email']}: {r['state']}; topics {', '.join(r['topics']) or '-'}; last sent "
+        state = f"opted out {r['opted_out_at'][:10]}" if r["opted_out_at"] else r["state"]
+        followed = [*r["follows"]["dossiers"], *r["follows"]["entities"], *r["follows"]["searches"]]
+        click.echo(f"{r['email']}: {state}; schedule {r['schedule']} ({r['timezone']}); topics {', '.join(r['topics']) or '-'}"
+                   + (f"; follows {', '.join(followed)}" if followed else "") + f"; last sent "
                    f"{r['last_sent_at'] or 'never'}" + (f"; last attempt {r['last_status']} at {r['last_attempt_at']}"
                                                           if r["last_status"] not in (None, "sent") else ""))
+        if r["not_in_database"]:
+            click.echo(f"  not in the database yet (no section until it appears): {', '.join(r['not_in_database'])}")
         for u in r["unknown"]:
             click.echo(f"  delivery unknown: digest {u['digest']} claimed at {u['claimed_at']} ({u['message_id']}): "
                        f"{u['subject']}; counted as delivered, not resent")

@@ -25,6 +25,7 @@ mentions count as delivered and it is reported (`tracker digest subscribers`, th
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import math
 import os
@@ -41,17 +42,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import sqlite_utils
 
-from db import clock
+from db import clock, follows, optouts
 from db import digests as data
+from db.transaction import transaction
 from tracker.config import Config
 from tracker.digest import build_digest
 from tracker.digest_view import Digest
 from tracker.subscriptions import Subscriber
+from tracker.unsubscribe import list_id
 
 log = logging.getLogger("tracker.mailer")
 
 # A ``sending`` claim older than the session deadline plus this margin belongs to a dead process.
 CLAIM_MARGIN = timedelta(minutes=5)
+# The list headers (tracker.unsubscribe) are set raw and never refolded: a long URL folded by the
+# default policy would become an RFC 2047 encoded word, which no mail client reads as a URL.
+POLICY = email.policy.default.clone(refold_source="none")
 
 
 class MailError(Exception):
@@ -129,7 +135,7 @@ def smtp_target(config: Config) -> SmtpTarget:
 
 def compose(digest: Digest, sender: str, domain: str | None = None) -> EmailMessage:
     """The message: text part, HTML part with the chart attached inline (cid:), a fresh Message-ID."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = digest.subject
     msg["From"] = sender
     msg["To"] = digest.subscriber.email
@@ -137,6 +143,8 @@ def compose(digest: Digest, sender: str, domain: str | None = None) -> EmailMess
     msg["Message-ID"] = make_msgid("digest", domain=domain or _domain(sender))
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
+    for name, value in digest.list_headers.items():
+        msg.set_raw(name, value)
     msg.set_content(digest.text)
     msg.add_alternative(digest.html, subtype="html")
     html_part = msg.get_payload()[1]
@@ -270,7 +278,8 @@ def _text(value: bytes | str) -> str:
 @dataclass
 class Outcome:
     """What happened to one subscriber's digest. ``status``: sent, skipped (empty), claimed (another
-    process holds it), unknown (may have been delivered; not resent), failed (refusals included), dry-run."""
+    process holds it), unknown (may have been delivered; not resent), failed (refusals included), dry-run,
+    opted-out (unsubscribed), feed-only (``schedule = "never"``)."""
 
     email: str
     status: str
@@ -292,8 +301,13 @@ def record_failure(db: sqlite_utils.Database, email: str, error: str, digest: Di
 
 
 def _claim(db: sqlite_utils.Database, digest: Digest, message_id: str | None, status: str = "sending") -> int | None:
-    return data.claim(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
-                      clock.iso(digest.now), message_id, os.getpid(), socket.gethostname(), status)
+    """Claim the digest and, in the same transaction, mark its followed items reported (`db.follows`)."""
+    with transaction(db):
+        digest_id = data.claim(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
+                               clock.iso(digest.now), message_id, os.getpid(), socket.gethostname(), status)
+        if digest_id is not None:
+            follows.mark(db, digest.subscriber.email, digest_id, digest.follow_marks)
+    return digest_id
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -331,6 +345,7 @@ def reconcile(db: sqlite_utils.Database, config: Config, now: datetime) -> list[
 def send_digests(db: sqlite_utils.Database, config: Config, now: datetime | None = None, only: list[str] | None = None,
                  dry_run: bool = False, record_empty: bool = False) -> list[Outcome]:
     """Build and send each subscriber's digest (or those in ``only``); one failure never stops the others.
+    Subscribers who unsubscribed (``opted-out``) and those on ``schedule = "never"`` (``feed-only``) get nothing.
 
     An empty digest is sent as "nothing new" when ``[digest] send_empty`` is true, else skipped; with
     ``record_empty`` (the scheduled tick) the skip is recorded so that slot is not reconsidered.
@@ -340,7 +355,12 @@ def send_digests(db: sqlite_utils.Database, config: Config, now: datetime | None
     wanted = [s for s in config.digest.subscribers if only is None or s.email.lower() in {o.lower() for o in only}]
     outcomes = [] if dry_run else reconcile(db, config, now)
     server_down: MailError | None = None
+    opted_out = optouts.opted_out(db, list_id(config.digest))
     for sub in wanted:
+        if sub.email.lower() in opted_out or config.digest.schedule_of(sub) is None:  # opted out; feed-only
+            status = "opted-out" if sub.email.lower() in opted_out else "feed-only"
+            outcomes.append(Outcome(sub.email, status, "", 0, 0, 0))
+            continue
         try:
             outcome, down = _send_one(db, config, sub, now, dry_run, record_empty, server_down)
             server_down = server_down or down

@@ -32,11 +32,11 @@ from datasette.plugins import pm
 
 from tracker.app import App, UsageProblem, pass_app, port_problem
 from db.frontend import ensure_frontend
-from tracker.plugins import guard, mention_context, reading, versions
+from tracker.plugins import guard, mention_context, reading, unsubscribe, versions
 
 DEFAULT_PASSWORD_ENV = "TRACKER_PASSWORD_HASH"
 PLUGINS = {"policy-tracker-mention-context": mention_context, "policy-tracker-reading": reading,
-           "policy-tracker-guard": guard, "policy-tracker-versions": versions}
+           "policy-tracker-guard": guard, "policy-tracker-versions": versions, unsubscribe.PLUGIN: unsubscribe}
 
 # Datasette settings: generous enough for analysts, bounded so a big database cannot hang the server.
 SETTINGS = {
@@ -131,8 +131,10 @@ def prepare_database(db_path: str | Path) -> None:
 
 
 def build_datasette(db_path: str | Path, *, password_env: str | None = None, username: str = "analyst",
-                    settings: dict | None = None, default_topic: str | None = None) -> Datasette:
-    """A Datasette instance over ``db_path`` with the project's metadata, settings and plugins.
+                    settings: dict | None = None, default_topic: str | None = None,
+                    unsubscribe_secret_env: str | None = None) -> Datasette:
+    """A Datasette instance over ``db_path`` with the project's metadata, settings and plugins
+    (``unsubscribe_secret_env``: ``[digest] unsubscribe_secret_env``, for the unsubscribe link).
 
     ``password_env`` names the environment variable holding a datasette-auth-passwords hash; it must
     be set and non-empty, else ``ValueError``.
@@ -144,6 +146,8 @@ def build_datasette(db_path: str | Path, *, password_env: str | None = None, use
     if db_path.exists():
         prepare_database(db_path)
     metadata = metadata_for(db_path.stem, password_env, username, table_columns(db_path), default_topic)
+    if unsubscribe_secret_env:
+        metadata.setdefault("plugins", {})[unsubscribe.PLUGIN] = {"secret_env": unsubscribe_secret_env}
     return Datasette(
         [str(db_path)], metadata=metadata, settings={**SETTINGS, **(settings or {})},
         template_dir=templates_dir(),
@@ -181,7 +185,8 @@ def serve(app: App, host: str, port: int, password_env: str | None, username: st
     try:
         topics = app.config.topic_list()
         ds = build_datasette(app.db_path, password_env=password_env, username=username,
-                             default_topic=topics[0].name if topics else None)
+                             default_topic=topics[0].name if topics else None,
+                             unsubscribe_secret_env=app.config.digest.unsubscribe_secret_env)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
     asyncio.run(ds.invoke_startup())

@@ -3,7 +3,14 @@
 import it), and holds no defaults of its own: they are in ``tracker/defaults.toml``, merged under the
 user's file before `parse_digest` sees the section.
 
-Schedules: ``mon 07:00``, ``mon,thu 07:00``, ``daily 07:00`` (``*`` is daily), in ``[digest] timezone``.
+Schedules: ``mon 07:00``, ``mon,thu 07:00``, ``daily 07:00`` (``*`` is daily), in ``[digest] timezone``;
+a subscriber may have its own ``schedule`` (or ``"never"``: feed-only, never e-mailed) and ``timezone``.
+Followed items (``dossiers``, ``entities``, ``searches``) are checked here, without the database:
+an entity id must be one of the gazetteer's (loaded only when some subscriber follows an entity), a
+dossier id must be a well-formed key of a known kind (``us-bill:118-hr-1724``,
+``ep-procedure:2023/2059(INI)``), a search must parse (`db.search.match_expression`). A dossier
+the database does not hold yet is reported by ``tracker digest subscribers``, not refused: bills
+and procedures appear when their source first crawls them.
 Stance thresholds (``min_stance``): ``any`` / ``neutral`` (everything), ``opinionated`` (critical or
 supportive), ``critical``, ``supportive``; ``min_score`` (0..1) on the stance score.
 """
@@ -29,8 +36,12 @@ MIN_STANCE: dict[str, tuple[str, ...] | None] = {
 }
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE = re.compile(r"^\s*(daily|\*|(?:mon|tue|wed|thu|fri|sat|sun)(?:\s*,\s*(?:mon|tue|wed|thu|fri|sat|sun))*)\s+([01]?\d|2[0-3]):([0-5]\d)\s*$", re.I)
+NEVER = "never"  # a subscriber's schedule: feed-only, never e-mailed
+# Followed dossier ids: the dossier keys the sources write (crawler.sources._congress_bills, _ep_common).
+DOSSIER_ID = re.compile(r"^(?:us-bill:\d{1,3}-(?:hconres|hjres|hres|hr|sconres|sjres|sres|s)-\d+"
+                        r"|ep-procedure:\d{4}/\d{4}[A-Z]?\([A-Z]{3,4}\))$")
 LIMITS = ("max_documents", "max_mentions_per_document", "first_digest_days")
-STRINGS = ("schedule", "timezone", "from", "smtp_url_env", "base_url")
+STRINGS = ("schedule", "timezone", "from", "smtp_url_env", "base_url", "unsubscribe_secret_env", "unsubscribe_mailto")
 
 
 def check_address(address: object) -> str:
@@ -89,7 +100,8 @@ def parse_schedule(text: str) -> Schedule:
 
 @dataclass
 class Subscriber:
-    """One ``[[digest.subscribers]]`` entry; empty topics / sources mean all."""
+    """One ``[[digest.subscribers]]`` entry; empty topics / sources mean all; ``schedule`` and
+    ``timezone`` None mean ``[digest]``'s."""
 
     email: str
     topics: list[str] = field(default_factory=list)
@@ -97,12 +109,24 @@ class Subscriber:
     min_stance: str = "any"
     min_score: float = 0.0
     name: str | None = None
+    dossiers: list[str] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    searches: list[str] = field(default_factory=list)
+    schedule: str | None = None
+    timezone: str | None = None
 
     @classmethod
     def from_config(cls, entry: dict) -> "Subscriber":
         """A subscriber from its (validated) table."""
         return cls(entry["email"], list(entry.get("topics") or []), list(entry.get("sources") or []),
-                   entry.get("min_stance") or "any", float(entry.get("min_score") or 0.0), entry.get("name"))
+                   entry.get("min_stance") or "any", float(entry.get("min_score") or 0.0), entry.get("name"),
+                   list(entry.get("dossiers") or []), list(entry.get("entities") or []),
+                   list(entry.get("searches") or []), entry.get("schedule"), entry.get("timezone"))
+
+    @property
+    def follows(self) -> list[str]:
+        """Every followed item (dossier ids, entity ids, searches)."""
+        return [*self.dossiers, *self.entities, *self.searches]
 
     @property
     def stances(self) -> tuple[str, ...] | None:
@@ -126,10 +150,21 @@ class DigestSettings:
     first_digest_days: int
     smtp_deadline_s: float
     subscribers: tuple[Subscriber, ...]
+    unsubscribe_secret_env: str = "TRACKER_UNSUBSCRIBE_SECRET"
+    unsubscribe_mailto: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def schedule_of(self, sub: Subscriber) -> Schedule | None:
+        """The subscriber's schedule (``[digest]``'s unless its own); None for ``never`` (feed-only)."""
+        text = sub.schedule or self.schedule_text
+        return None if text.strip().lower() == NEVER else parse_schedule(text)
+
+    def tz_of(self, sub: Subscriber) -> ZoneInfo:
+        """The subscriber's time zone (``[digest]``'s unless its own)."""
+        return ZoneInfo(sub.timezone or self.timezone)
 
     def find_subscriber(self, email: str) -> Subscriber:
         """The configured subscriber with this address (any case), else an ad-hoc one receiving every topic."""
@@ -166,16 +201,23 @@ def parse_digest(raw: dict, topics: Iterable[str], sources: Iterable[str]) -> Di
     entries = raw.get("subscribers", [])
     if not isinstance(entries, list):
         raise InvalidSetting("digest.subscribers", "expected an array of tables ([[digest.subscribers]])")
+    if raw["unsubscribe_mailto"]:
+        try:
+            check_address(raw["unsubscribe_mailto"])
+        except ValueError as exc:
+            raise InvalidSetting("digest.unsubscribe_mailto", str(exc)) from None
     known_topics, known_sources = set(topics), set(sources)
     subscribers = tuple(_subscriber(entry, f"digest.subscribers[{i}]", known_topics, known_sources)
                         for i, entry in enumerate(entries))
+    _check_entities(subscribers)
     seen: set[str] = set()
     for i, sub in enumerate(subscribers):
         if sub.email.lower() in seen:
             raise InvalidSetting(f"digest.subscribers[{i}].email", f"{sub.email!r} is already a subscriber")
         seen.add(sub.email.lower())
     return DigestSettings(schedule, raw["schedule"], raw["timezone"], raw["from"], raw["smtp_url_env"], raw["base_url"],
-                          raw["send_empty"], *(raw[k] for k in LIMITS), float(deadline), subscribers)
+                          raw["send_empty"], *(raw[k] for k in LIMITS), float(deadline), subscribers,
+                          raw["unsubscribe_secret_env"], raw["unsubscribe_mailto"])
 
 
 def _subscriber(entry: object, key: str, topics: set[str], sources: set[str]) -> Subscriber:
@@ -196,4 +238,54 @@ def _subscriber(entry: object, key: str, topics: set[str], sources: set[str]) ->
     for name in entry.get("sources", []) or []:
         if name not in sources:
             raise InvalidSetting(f"{key}.sources", f"unknown source {name!r}")
+    _check_follows(entry, key)
     return Subscriber.from_config(entry)
+
+
+def _strings(entry: dict, key: str, name: str) -> list[str]:
+    value = entry.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InvalidSetting(f"{key}.{name}", f"expected a list of non-empty strings, got {value!r}")
+    return value
+
+
+def _check_follows(entry: dict, key: str) -> None:
+    """A subscriber's own schedule and time zone, and the syntax of its followed dossiers and searches."""
+    from db.search import QueryError, match_expression
+
+    if "schedule" in entry:
+        schedule = entry["schedule"]
+        if not isinstance(schedule, str) or schedule.strip().lower() != NEVER:
+            try:
+                parse_schedule(schedule if isinstance(schedule, str) else "")
+            except ValueError as exc:
+                raise InvalidSetting(f"{key}.schedule", f"{exc} or 'never'") from None
+    if "timezone" in entry:
+        try:
+            ZoneInfo(entry["timezone"])
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise InvalidSetting(f"{key}.timezone", f"unknown time zone {entry['timezone']!r} (expected e.g. Europe/Brussels)") from None
+    for dossier in _strings(entry, key, "dossiers"):
+        if not DOSSIER_ID.match(dossier):
+            raise InvalidSetting(f"{key}.dossiers", f"unknown dossier id {dossier!r} (expected e.g. 'us-bill:118-hr-1724' "
+                                 "or 'ep-procedure:2023/2059(INI)')")
+    for query in _strings(entry, key, "searches"):
+        try:
+            match_expression(query)
+        except QueryError as exc:
+            raise InvalidSetting(f"{key}.searches", f"{query!r}: {exc}") from None
+    _strings(entry, key, "entities")
+
+
+def _check_entities(subscribers: tuple[Subscriber, ...]) -> None:
+    """Every followed entity id is one of the gazetteer's (the ids the NLP links mentions to)."""
+    if not any(sub.entities for sub in subscribers):
+        return
+    from nlp.gazetteer import load_gazetteer  # ~0.1 s from its cache: only when an entity is followed
+
+    known = load_gazetteer().entities
+    for i, sub in enumerate(subscribers):
+        for entity in sub.entities:
+            if entity not in known:
+                raise InvalidSetting(f"digest.subscribers[{i}].entities", f"unknown entity id {entity!r} "
+                                     "(expected a gazetteer id such as 'org:cosco' or 'port:NLRTM')")

@@ -7,7 +7,8 @@ per day) or, after failed runs, whose retry back-off has (``[sources.<id>] retry
 more than the interval), annotate what is pending (`db.annotations`: new, changed, or annotated by another model
 version), then send the digests whose schedule is due (``[digest] schedule`` in ``[digest]
 timezone``: due when the most recent scheduled instant is at or before now and nothing was sent
-to, or recorded as skipped for, that subscriber since). Every tick is recorded in ``ticks``.
+to, or recorded as skipped for, that subscriber since; a subscriber's own ``schedule`` and
+``timezone`` replace those; ``never`` and unsubscribed ones are never due). Every tick is recorded in ``ticks``.
 
 The lock is a row in ``locks`` (pid, host, token, heartbeat): a background thread refreshes the
 heartbeat every 30 s; a lock whose holder is a dead process on this host, or whose heartbeat is
@@ -34,13 +35,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import clock, digests, locks, runs
+from db import clock, digests, locks, optouts, runs
 from db.annotations import has_pending_annotation
 from db.schema import connect
 from tracker.annotation import annotate_pending, get_annotator
 from tracker.config import Config
 from tracker.crawl import RunResult, crawl
 from tracker.mailer import Outcome, send_digests
+from tracker.unsubscribe import list_id
 
 log = logging.getLogger("tracker.tick")
 
@@ -163,9 +165,18 @@ def due_sources(db: sqlite_utils.Database, config: Config, now: datetime) -> lis
 
 
 def due_subscribers(db: sqlite_utils.Database, config: Config, now: datetime) -> list[str]:
-    """Subscribers whose latest scheduled instant has passed with no digest recorded since."""
-    instant = clock.iso(config.digest.schedule.last_due(now, config.digest.tz))
-    return [sub.email for sub in config.digest.subscribers if not digests.recorded_since(db, sub.email, instant)]
+    """Subscribers whose latest scheduled instant (their own ``schedule`` and ``timezone``, else
+    ``[digest]``'s) has passed with no digest recorded since; never those on ``schedule = "never"``
+    (feed-only) nor those who unsubscribed."""
+    opted_out = optouts.opted_out(db, list_id(config.digest))
+    due = []
+    for sub in config.digest.subscribers:
+        schedule = config.digest.schedule_of(sub)
+        if schedule is None or sub.email.lower() in opted_out:
+            continue
+        if not digests.recorded_since(db, sub.email, clock.iso(schedule.last_due(now, config.digest.tz_of(sub)))):
+            due.append(sub.email)
+    return due
 
 
 @dataclass

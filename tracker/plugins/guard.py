@@ -1,6 +1,7 @@
 """Datasette plugin for `tracker serve`: the web side bounded and hardened, as one ASGI wrapper.
 
-- Read-only: 405 for any method but GET, HEAD and OPTIONS (POST only to log in or out).
+- Read-only: 405 for any method but GET, HEAD and OPTIONS (POST only to log in or out, and to the
+  digest's unsubscribe link, whose plugin writes its own table).
 - Security headers on every response: Content-Security-Policy (same-origin scripts, styles, images
   and forms; no frames, objects or foreign hosts), X-Frame-Options DENY, X-Content-Type-Options
   nosniff, Referrer-Policy same-origin.
@@ -40,7 +41,7 @@ EXPENSIVE_SLOTS = 2
 MAX_WAITING = 8
 LOGIN_FAILURES = 5
 LOGIN_WINDOW_S = 60.0
-READ_ONLY_POST_PATHS = ("/-/login", "/-/logout")
+READ_ONLY_POST_PATHS = ("/-/login", "/-/logout", "/-/unsubscribe")  # unsubscribe: tracker.plugins.unsubscribe
 LOGIN_PATH = "/-/login"
 
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
