@@ -168,3 +168,54 @@ def test_row_page_shows_changes_between_versions(served):
     assert f'href="/-/diff/{doc_id}?from=1&amp;to=2"' in page and f'href="/-/diff/{doc_id}?from=2&amp;to=3"' in page
     assert "version 1 → 2</a> (2026-11-20): § 50309(e)(1) changed: +12 words, -1 word" in page
     assert '<ins class="diff-ins">' in page and "<script>alert(1)" not in page
+
+
+# --- the digest ----------------------------------------------------------------------------------------
+
+GRANULE = "granuleid:USC-prelim-title46-section50309"
+
+
+def serve_section(replay, body: bytes | str, etag: str) -> None:
+    """The OLRC section view (as tests/test_uscode.py serves it): 304 for the current ETag, else the page."""
+    def is_section(r):
+        return r.args.get("req") == GRANULE and r.args.get("edition") == "prelim"
+    replay.add("/view.xhtml", b"", status=304, headers={"ETag": etag},
+               when=lambda r: is_section(r) and r.headers.get("If-None-Match") == etag)
+    replay.add("/view.xhtml", body, headers={"ETag": etag}, content_type="text/html;charset=UTF-8",
+               when=lambda r: is_section(r) and r.headers.get("If-None-Match") != etag)
+
+
+def test_digest_says_what_changed_after_a_us_code_amendment(env, replay, smtp, monkeypatch):
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    env.configure({"uscode": {"base_url": replay.url()}}, extra=(
+        '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n'
+        '[digest]\nschedule = "mon 07:00"\ntimezone = "UTC"\nfrom = "Tracker <tracker@example.org>"\n'
+        'smtp_url_env = "TEST_SMTP_URL"\nbase_url = "https://tracker.example.org/"\nsend_empty = true\n'
+        '[[digest.subscribers]]\nemail = "analyst@example.org"\ntopics = ["logink"]\n'))
+    serve_section(replay, PAGE.read_bytes(), '"v1"')
+    assert env.run("crawl", "uscode", "--no-nlp").exit_code == 0
+    start = clock.now()
+    first = env.run("digest", "send", "--now", (start + timedelta(hours=1)).isoformat())
+    assert first.exit_code == 0, first.output
+    assert len(smtp.messages) == 1 and "CHANGED SINCE THE LAST DIGEST" not in smtp.messages[0].get_body(("plain",)).get_content()
+
+    serve_section(replay, amended_page(), '"v2"')
+    with clock.frozen(start + timedelta(days=1)):
+        crawled = env.run("crawl", "uscode", "--no-nlp")
+    assert crawled.exit_code == 0 and "updated 1" in crawled.output, crawled.output
+    second = env.run("digest", "send", "--now", (start + timedelta(days=4)).isoformat())
+    assert second.exit_code == 0, second.output
+    assert len(smtp.messages) == 2
+    message = smtp.messages[1]
+    doc_id = next(env.db()["documents"].rows)["id"]
+    link = f"https://tracker.example.org/-/diff/{doc_id}?from=1&to=2"
+    text = message.get_body(("plain",)).get_content()
+    assert "CHANGED SINCE THE LAST DIGEST (1)" in text
+    assert "46 U.S.C. 50309: Securing logistics information data of the United States [uscode, version 1 → 2" in text
+    assert "§ 50309(e)(1) changed: +12 words, -1 word" in text and link in text
+    html = message.get_body(("html",)).get_content()
+    assert "Changed since the last digest (1)" in html and f'href="{link.replace("&", "&amp;")}"' in html
+
+    third = env.run("digest", "send", "--now", (start + timedelta(days=8)).isoformat())
+    assert third.exit_code == 0, third.output
+    assert len(smtp.messages) == 3 and "CHANGED SINCE" not in smtp.messages[2].get_body(("plain",)).get_content()

@@ -26,6 +26,7 @@ from db import clock
 from db import digests as data
 from tracker.chart import chart_start, stance_chart_png, weekly_stances
 from tracker.config import Config
+from tracker.digest_changes import changed_documents, position_shifts, relevance
 from tracker.digest_render import render
 from tracker.digest_view import (Digest, EntityGroup, TopicSection, arrange_topic, heading_levels, period_label, subject,
                                  topic_label, web_link)
@@ -121,6 +122,9 @@ def build_digest(db: sqlite_utils.Database, config: Config, subscriber: Subscrib
         sources_total=len(health_rows), sources_ok=sum(r["health"] == "ok" for r in health_rows),
         sources_never=[r["source"] for r in health_rows if r["health"] == "never"],
     )
+    digest.changes = changed_documents(db, relevance(sub, sel.topics), clock.iso(period_start), clock.iso(now),
+                                       settings.base_url, link_root)
+    digest.shifts = position_shifts(db, sel.topics, period_start, now, link_root)
     tz = settings.tz
     period = period_label(period_start.astimezone(tz).date(), now.astimezone(tz).date())  # subject and title agree
     digest.subject = subject(list(sel.topics), total, by_stance.get("critical", 0), dossiers_new_total, period)

@@ -120,10 +120,12 @@ class Digest:
     html: str = ""
     text: str = ""
     chart_cid: str = "stance-chart"
+    changes: list = field(default_factory=list)  # tracker.digest_changes.ChangedDocument: new versions since the last digest
+    shifts: list = field(default_factory=list)  # tracker.digest_changes.PositionShift: who changed position
 
     @property
     def empty(self) -> bool:
-        return self.total == 0 and self.dossiers_new_total == 0
+        return self.total == 0 and self.dossiers_new_total == 0 and not self.changes and not self.shifts
 
     @property
     def health_line(self) -> str:

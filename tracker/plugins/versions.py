@@ -15,6 +15,7 @@ Texts come from `db.versions`; the diff runs off the event loop and is bounded b
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 from urllib.parse import urlencode
 
 import sqlite_utils
@@ -125,7 +126,7 @@ def _side(text: dict, other_document: dict | None) -> dict:
 def _pairs(datasette, database: str, document_id: int, stored: list[dict], previous: dict | None) -> list[dict]:
     """Links to every pair of consecutive versions (newest first), and to the previous text version of a bill."""
     pairs = []
-    for older, newer in list(zip(stored, stored[1:]))[::-1][:MAX_PAIRS]:
+    for older, newer in list(pairwise(stored))[::-1][:MAX_PAIRS]:
         pairs.append({"label": f"version {older['version']} → {newer['version']}", "date": (newer["fetched_at"] or "")[:10],
                       "url": diff_url(datasette, document_id, {"document_id": document_id, "version": older["version"]},
                                       {"document_id": document_id, "version": newer["version"]}, database),
@@ -152,7 +153,7 @@ async def row_panel(datasette, database: str, pks: str) -> dict:
         if len(stored) < 2 and previous is None:
             return None
         small = {}
-        for older, newer in list(zip(stored, stored[1:]))[::-1][:MAX_PAIRS]:
+        for older, newer in list(pairwise(stored))[::-1][:MAX_PAIRS]:
             if (older["chars"] or 0) + (newer["chars"] or 0) <= SUMMARY_CHARS:
                 small[newer["version"]] = versions.pair(db, document_id, older["version"], newer["version"])
         latest = None
