@@ -36,7 +36,7 @@ DOC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
            ("Brüssel", 1), ("Bruselas", 1), ("Brussel", 1), ("Member State", 2), ("États membres", 1),
            ("Estados miembros", 1), ("Mitgliedstaat", 2), ("lidstaten", 1), ("MEP", 2),
            ("欧盟", 0), ("歐盟", 0), ("欧洲", 0), ("歐洲", 0)),
-    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("米下院", 0), ("米上院", 0), ("米議会", 0), ("米政府", 0), ("미국", 0), ("United States", 1), ("America", 2), ("Washington", 1),
+    "us": (("US", 1), ("USA", 1), ("U.S.", 2), ("米下院", 0), ("米上院", 0), ("米議会", 0), ("米政府", 0), ("미국", 0), ("United States", 1), ("America", 2), ("Washington", 1), ("WASHINGTON", 1),
            ("Senator", 1), ("Rep.", 1), ("Pentagon", 1), ("美国", 0), ("美國", 0), ("米国", 0), ("アメリカ", 0), ("美方", 0), ("华盛顿", 0),
            ("華盛頓", 0), ("ワシントン", 0),
            ("Vereinigte", 2), ("États-Unis", 1), ("Etats-Unis", 1), ("Estados Unidos", 1), ("EE. UU.", 1),

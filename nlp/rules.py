@@ -235,6 +235,8 @@ def plain_name(doc: Doc, start: int, end: int, state: DocState, place: bool) -> 
             return False  # "Singapore's PSA", "Hamburg's HHLA"; but "Rotterdam's port" stays
         if place and nxt.lower_ in _CITY_SENSE_AFTER:
             return False  # "Rotterdam city council"
+        if nxt.lower_ == "of" and end + 1 < len(doc) and doc[end + 1].is_alpha and doc[end + 1].text[:1].isupper():
+            return False  # "House of Commons", "Senate of Canada": another body's longer name
     return True
 
 

@@ -77,6 +77,14 @@ def test_logink_names_in_more_languages(ann, lang, text, expected):
     assert (expected, "platform:logink") in pairs(text, lang, ann)
 
 
+def test_bare_house_is_the_us_house_only_in_us_context(ann):
+    us = "WASHINGTON - House lawmakers advanced the bill on Tuesday; the Senate will vote next week."
+    assert {("House", "org:us-house"), ("Senate", "org:us-senate")} <= pairs(us, "en", ann)
+    uk = "In London, the House of Commons debated port security, and a U.S. delegation watched."
+    assert not {e for _, e in pairs(uk, "en", ann)} & {"org:us-house"}
+    assert not {e for _, e in pairs("House prices rose in Sydney and Toronto.", "en", ann)} & {"org:us-house"}
+
+
 def test_commission_without_a_named_us_commission_stays_european(ann):
     text = "The European Commission proposed a port strategy. The Commission will consult the EU Member States."
     assert ("Commission", "org:eu-commission") in pairs(text, "en", ann)

@@ -99,7 +99,7 @@ def test_mixed_language_document_uses_chinese_pipeline_for_chinese_paragraph(ann
     ("Ships bound for Anvers wait at anchor.", "port:BEANR", "Anvers"),
     ("Container traffic at Pusan grew.", "port:KRPUS", "Pusan"),
     ("The Port of Rotterdam signed a memorandum.", "port:NLRTM", "Port of Rotterdam"),
-    ("Havenbedrijf Rotterdam reageerde.", "port:NLRTM", "Havenbedrijf Rotterdam"),
+    ("Havenbedrijf Rotterdam reageerde.", "org:port-of-rotterdam-authority", "Havenbedrijf Rotterdam"),
     ("宁波舟山港的吞吐量居世界首位。", "port:CNNGB", "宁波舟山港"),
     ("The Hamburger Hafen und Logistik AG sold a stake; shipping lines use Hamburg.", "port:DEHAM", "Hamburg"),
     ("COSCO invested in the ports of Piraeus and Genoa.", "port:ITGOA", "Genoa"),
