@@ -32,11 +32,12 @@ from datasette.plugins import pm
 
 from tracker.app import App, UsageProblem, pass_app, port_problem
 from db.frontend import ensure_frontend
-from tracker.plugins import guard, mention_context, reading, unsubscribe, versions
+from tracker.plugins import feeds, guard, mention_context, reading, shifts, unsubscribe, versions
 
 DEFAULT_PASSWORD_ENV = "TRACKER_PASSWORD_HASH"
 PLUGINS = {"policy-tracker-mention-context": mention_context, "policy-tracker-reading": reading,
-           "policy-tracker-guard": guard, "policy-tracker-versions": versions, unsubscribe.PLUGIN: unsubscribe}
+           "policy-tracker-guard": guard, "policy-tracker-versions": versions, unsubscribe.PLUGIN: unsubscribe,
+           "policy-tracker-feeds": feeds, "policy-tracker-shifts": shifts}
 
 # Datasette settings: generous enough for analysts, bounded so a big database cannot hang the server.
 SETTINGS = {
