@@ -83,27 +83,30 @@ def last_stage(db: sqlite_utils.Database, email: str, key: str) -> tuple[bool, s
     return (row is not None, (row[0] or None) if row else None)
 
 
-def new_events(db: sqlite_utils.Database, email: str, key: str, since_day: str, limit: int) -> list[dict]:
-    """Events of the dossier dated on or after ``since_day`` not yet reported to ``email``, newest first."""
+def new_events(db: sqlite_utils.Database, email: str, key: str, since_day: str, shown: int,
+               cap: int = 10_000) -> tuple[list[dict], list[str]]:
+    """The newest ``shown`` events of the dossier dated on or after ``since_day`` not yet reported to
+    ``email``, and the ids of all of them (at most ``cap``), newest first."""
     rows = db.execute(
         f"select {', '.join('e.' + f for f in EVENT_FIELDS)} from events e where e.dossier_key = :item "
-        f"and e.date >= :since and {_unmarked('e.id', 'event')} order by e.date desc, e.id limit :limit",
-        {"email": email, "item": key, "since": since_day, "limit": limit}).fetchall()
-    return [dict(zip(EVENT_FIELDS, r)) for r in rows]
+        f"and e.date >= :since and {_unmarked('e.id', 'event')} order by e.date desc, e.id limit :cap",
+        {"email": email, "item": key, "since": since_day, "cap": cap}).fetchall()
+    return [dict(zip(EVENT_FIELDS, r)) for r in rows[:shown]], [r[0] for r in rows]
 
 
-def new_versions(db: sqlite_utils.Database, email: str, key: str, since: str, limit: int) -> list[dict]:
-    """Text versions of the dossier's documents (``group_key``) first stored since ``since`` and not yet
-    reported to ``email``: a new document of the dossier (its version 1 or whatever it arrived as) or a
-    new version of one; ``ref`` is ``<document id>:<version>``."""
+def new_versions(db: sqlite_utils.Database, email: str, key: str, since: str, shown: int,
+                 cap: int = 10_000) -> tuple[list[dict], list[str]]:
+    """Text versions of the dossier's documents (``group_key``) stored since ``since`` and not yet
+    reported to ``email`` (a new document of the dossier, in whatever version it arrived, or a new
+    version of one): the newest ``shown``, and the refs (``<document id>:<version>``) of all of them
+    (at most ``cap``)."""
     rows = db.execute(
         "select v.document_id, v.version, coalesce(v.title, d.title), d.url, d.source, v.fetched_at "
         "from documents d join document_versions v on v.document_id = d.id "
-        f"where d.group_key = :item and v.fetched_at >= :since "
-        f"and {_unmarked(VERSION_REF, 'version')} "
-        "order by v.fetched_at desc, v.document_id, v.version limit :limit",
-        {"email": email, "item": key, "since": since, "limit": limit}).fetchall()
-    return [dict(zip(VERSION_FIELDS, r)) for r in rows]
+        f"where d.group_key = :item and v.fetched_at >= :since and {_unmarked(VERSION_REF, 'version')} "
+        "order by v.fetched_at desc, v.document_id, v.version limit :cap",
+        {"email": email, "item": key, "since": since, "cap": cap}).fetchall()
+    return [dict(zip(VERSION_FIELDS, r)) for r in rows[:shown]], [f"{r[0]}:{r[1]}" for r in rows]
 
 
 def new_mentions(db: sqlite_utils.Database, email: str, entity: str, since: str, shown: int,

@@ -172,3 +172,19 @@ def test_secret_generated_once_and_kept(tmp_path):
     writes.register_sources(db, [{"id": "news-rss", "title": "news-rss"}])
     first = secret(db, "NO_SUCH_TRACKER_VARIABLE")
     assert first == secret(connect(tmp_path / "t.db"), "NO_SUCH_TRACKER_VARIABLE") and len(first) == 32
+
+
+def test_link_works_on_a_password_protected_front_end(env, monkeypatch):
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("TEST_TRACKER_HASH", hash_password("s3cret", iterations=1000))
+    configure(env, TWO)
+    seed(env)
+    token = make_token(secret(env.db()), "leaves@example.org", "policy-tracker-digest.example.org")
+    ds = build_datasette(env.db_path, password_env="TEST_TRACKER_HASH")
+    assert _get(ds, "/tracker/documents").status_code == 401  # everything else still needs the password
+    page = _get(ds, f"/-/unsubscribe?token={token}")
+    assert page.status_code == 200 and "leaves@example.org" in page.text
+    assert page.headers["x-frame-options"] == "DENY"  # inside the guard: its headers still apply
+    assert _post(ds, f"/-/unsubscribe?token={token}", content=b"List-Unsubscribe=One-Click").status_code == 200
+    assert [r["email"] for r in env.db()["digest_optouts"].rows] == ["leaves@example.org"]

@@ -29,6 +29,7 @@ from tracker.subscriptions import Subscriber
 
 MAX_EVENTS = 20
 MAX_VERSIONS = 10
+CAP = 10_000  # at most this many items of one followed item are reported (and marked) per digest
 
 Mark = tuple[str, str, str]  # (item, kind, ref)
 
@@ -56,8 +57,10 @@ class FollowSection:
     more: int = 0
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _count(refs: list, word: str) -> str:
+    """``3 new events`` for three refs; ``10000+ new events`` when they reached `CAP`."""
+    n = len(refs)
+    return f"{n}{'+' if n >= CAP else ''} {word}{'' if n == 1 else 's'}"
 
 
 def _dossier(db: sqlite_utils.Database, email: str, key: str, since: datetime, link_root: str,
@@ -68,31 +71,33 @@ def _dossier(db: sqlite_utils.Database, email: str, key: str, since: datetime, l
     entries = []
     seen, last = follows.last_stage(db, email, key)
     marks.append((key, "stage", row["stage"] or ""))
-    if seen and (last or None) != (row["stage"] or None):
+    changed = seen and (last or None) != (row["stage"] or None)
+    if changed:
         entries.append(FollowEntry(f"Stage changed: {last or '(none)'} → {row['stage'] or '(none)'}"))
-    events = follows.new_events(db, email, key, clock.iso(since)[:10], MAX_EVENTS)
+    events, event_ids = follows.new_events(db, email, key, clock.iso(since)[:10], MAX_EVENTS, CAP)
+    marks.extend((key, "event", i) for i in event_ids)
     for e in events:
-        marks.append((key, "event", e["id"]))
         what = " — ".join(x for x in (e["kind"], e["description"]) if x)
         entries.append(FollowEntry(f"{e['date'] or '(undated)'}: {what}" + (f" ({e['actor']})" if e["actor"] else ""),
                                    web_link(e["ref_url"])))
-    versions = follows.new_versions(db, email, key, clock.iso(since), MAX_VERSIONS)
+    versions, version_refs = follows.new_versions(db, email, key, clock.iso(since), MAX_VERSIONS, CAP)
+    marks.extend((key, "version", ref) for ref in version_refs)
     for v in versions:
-        marks.append((key, "version", f"{v['document_id']}:{v['version']}"))
         entries.append(FollowEntry(f"New text version: {v['title'] or '(untitled)'} (version {v['version']}, {v['source']})",
                                    f"{link_root}/documents/{v['document_id']}"))
     if not entries:
         return None
-    counts = [c for c in (_plural(len(events), "new event") if events else "",
-                          _plural(len(versions), "new text version") if versions else "",
-                          "stage changed" if len(entries) > len(events) + len(versions) else "") if c]
+    counts = [c for c in (_count(event_ids, "new event") if event_ids else "",
+                          _count(version_refs, "new text version") if version_refs else "",
+                          "stage changed" if changed else "") if c]
     return FollowSection("dossier", key, row["title"] or key, ", ".join(counts),
-                         web_link(row["url"]) or f"{link_root}/dossiers/{quote(key, safe='')}", entries)
+                         web_link(row["url"]) or f"{link_root}/dossiers?{urlencode({'key': key})}", entries,
+                         len(event_ids) - len(events) + len(version_refs) - len(versions))
 
 
 def _entity(db: sqlite_utils.Database, email: str, entity: str, name: str, since: datetime, shown: int,
             link_root: str, marks: list[Mark]) -> FollowSection | None:
-    rows, ids = follows.new_mentions(db, email, entity, clock.iso(since), shown)
+    rows, ids = follows.new_mentions(db, email, entity, clock.iso(since), shown, CAP)
     if not ids:
         return None
     marks.extend((entity, "mention", i) for i in ids)
@@ -103,20 +108,20 @@ def _entity(db: sqlite_utils.Database, email: str, entity: str, name: str, since
                                    f"{link_root}/mentions/{quote(r['id'], safe='')}", r["stance"] or "unclassified",
                                    sentence))
     documents = len({r["document_id"] for r in rows})
-    summary = _plural(len(ids), "new mention") + (f" in {_plural(documents, 'document')}" if len(rows) == len(ids) else "")
+    summary = _count(ids, "new mention") + (f" in {documents} document{'' if documents == 1 else 's'}" if len(rows) == len(ids) else "")
     query = urlencode({"entity_id": entity, "first_seen_at__gte": clock.iso(since), "_sort_desc": "first_seen_at"})
     return FollowSection("entity", entity, name, summary, f"{link_root}/mentions?{query}", entries, len(ids) - len(rows))
 
 
 def _search(db: sqlite_utils.Database, email: str, query: str, since: datetime, shown: int, link_root: str,
             marks: list[Mark]) -> FollowSection | None:
-    rows, ids = follows.new_matches(db, email, query, clock.iso(since), shown)
+    rows, ids = follows.new_matches(db, email, query, clock.iso(since), shown, CAP)
     if not ids:
         return None
     marks.extend((query, "document", str(i)) for i in ids)
     entries = [FollowEntry(f"{r['title'] or '(untitled)'} ({r['institution'] or r['source']}, {r['day'] or 'undated'})",
                            f"{link_root}/documents/{r['id']}", r["stance"] or "unclassified") for r in rows]
-    return FollowSection("search", query, f"Search: {query}", _plural(len(ids), "new matching document"),
+    return FollowSection("search", query, f"Search: {query}", _count(ids, "new matching document"),
                          f"{link_root}/documents?{urlencode({'_search': query})}", entries, len(ids) - len(rows))
 
 

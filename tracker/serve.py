@@ -35,8 +35,10 @@ from db.frontend import ensure_frontend
 from tracker.plugins import feeds, guard, mention_context, reading, shifts, unsubscribe, versions
 
 DEFAULT_PASSWORD_ENV = "TRACKER_PASSWORD_HASH"
+# Registered in this order: the unsubscribe wrapper before the guard, so the guard (trylast, registered
+# later) stays the outermost wrapper around it.
 PLUGINS = {"policy-tracker-mention-context": mention_context, "policy-tracker-reading": reading,
-           "policy-tracker-guard": guard, "policy-tracker-versions": versions, unsubscribe.PLUGIN: unsubscribe,
+           unsubscribe.PLUGIN: unsubscribe, "policy-tracker-guard": guard, "policy-tracker-versions": versions,
            "policy-tracker-feeds": feeds, "policy-tracker-shifts": shifts}
 
 # Datasette settings: generous enough for analysts, bounded so a big database cannot hang the server.

@@ -6,7 +6,7 @@
 - POST: records the opt-out (`db.optouts.record`, method ``form``) and answers 200 with a
   confirmation. RFC 8058 one-click: a POST whose body is ``List-Unsubscribe=One-Click`` (urlencoded
   or multipart, as mail clients send it) is the same, recorded with method ``one-click``; it needs
-  no form, no cookie and no CSRF token (the signed token is the authority: `skip_csrf`).
+  no form, no cookie, no CSRF token and no password (the signed token is the authority: `asgi_wrapper`).
 - A missing, malformed or forged token: 400 with a page saying so. A body over `MAX_BODY` bytes: 413.
 
 The write goes through a connection of its own (`db.schema.connect` on the served file), in a
@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Request, Response
 from markupsafe import escape
 
 from db.optouts import SECRET_TABLE, record
@@ -56,20 +56,16 @@ def _page(title: str, body: str, status: int = 200) -> Response:
                          headers={"cache-control": "no-store"})
 
 
-def _deny_secret(action: int, arg1, _arg2, _db, _source) -> int:
-    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_READ and arg1 == SECRET_TABLE else sqlite3.SQLITE_OK
+def _deny_secret(action: int, table, column, _db, _source) -> int:
+    """Refuse reading any column of the secret's table (``count(*)``, which reads none, stays allowed:
+    Datasette counts every table for its listings)."""
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_READ and table == SECRET_TABLE and column else sqlite3.SQLITE_OK
 
 
 @hookimpl
 def prepare_connection(conn):
     """Datasette's connections may not read the unsubscribe secret."""
     conn.set_authorizer(_deny_secret)
-
-
-@hookimpl
-def skip_csrf(scope):
-    """The unsubscribe POST carries its own signed token (one-click POSTs come without cookies or forms)."""
-    return scope.get("path") == PATH
 
 
 def _served_path(datasette) -> Path:
@@ -144,6 +140,20 @@ async def unsubscribe(datasette, request) -> Response:
                  f"unsubscribed {escape(since[:10])}.</p>")
 
 
-@hookimpl
-def register_routes():
-    return [(r"^/-/unsubscribe$", unsubscribe)]
+@hookimpl(trylast=True)
+def asgi_wrapper(datasette):
+    """`PATH` is answered here, outside Datasette's router, its CSRF check and the password wrapper
+    (datasette-auth-passwords): the signed token is the authority, and a mail client's one-click POST
+    has no password, cookie or form token. ``trylast`` and registered before the guard (`tracker.serve`
+    PLUGINS): outside the password wrapper, inside the guard, which still adds its headers and limits."""
+
+    def wrap(app):
+        async def answer(scope, receive, send):
+            if scope["type"] == "http" and scope["path"] == PATH:
+                response = await unsubscribe(datasette, Request(scope, receive))
+                return await response.asgi_send(send)
+            return await app(scope, receive, send)
+
+        return answer
+
+    return wrap
