@@ -19,6 +19,7 @@ SENTENCE_CUES: dict[str, tuple[tuple[str, int], ...]] = {
                           "freight", "liner", "liners", "teu", "teus", "dock", "docks", "docked", "porto", "porti",
                           "portos", "navi", "nave", "portu", "portów", "statek", "statki", "haven", "havens",
                           "shipped", "shipment", "shipments", "ferry", "ferries", "seaports")]
+        + [(w, 2) for w in ("docker", "dockworker", "longshore", "stevedor", "estibador", "havenarbeid")]
         + [(w, 0) for w in ("seaport", "harbour", "harbor", "terminal", "shipping", "vessel", "container", "maritime",
                             "cargo", "hafen", "häfen", "schiff", "reeder", "frachter", "puerto", "contenedor",
                             "conteneur", "portuari", "portuale", "portuaire", "marítim", "marittim", "maritiem", "zeehaven", "havenbedrijf", "scheepvaart",

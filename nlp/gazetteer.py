@@ -198,6 +198,7 @@ class _Builder:
 # --- ports ---------------------------------------------------------------------------------------
 
 _HANGUL_NAME = re.compile(f"[{HANGUL}]")
+_LEADING_ARTICLE = re.compile(r"^(?:Le|La|Les|L')\s?([A-Z]\w+)$")
 _LATIN_VARIANTS = ("Port of {}", "{} port", "{} Port Authority", "Port Authority of {}", "{} harbour", "{} harbor",
                    "{} seaport", "{} container terminal", "haven van {}", "Hafen {}", "Hafen von {}", "port de {}",
                    "puerto de {}", "porto di {}", "porto de {}")
@@ -300,6 +301,8 @@ def _add_ports(b: _Builder, curated: list[dict]) -> None:
         for name in raw.get("names") or []:
             context = "anchor" if name.lower() in countries else "maritime"  # Singapore, Hong Kong, Djibouti
             b.alias(eid, name, case=not has_cjk(name), context=context, bare=True, rank=RANK_CURATED_NAME)
+            if m := _LEADING_ARTICLE.match(name):  # "du Havre", "au Havre": French contracts the article
+                b.alias(eid, m.group(1), case=True, context="maritime", bare=True, rank=RANK_CURATED_NAME)
             for variant in _port_variants(name):
                 b.alias(eid, variant, case=False, rank=RANK_GENERATED, listed=False)
         for port in folded:

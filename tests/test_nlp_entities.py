@@ -123,6 +123,13 @@ def test_false_positives_are_not_tagged(ann, lang, text, forbidden):
     assert not {e for _, e in pairs(text, lang, ann)} & forbidden
 
 
+@pytest.mark.parametrize("text", ["Les dockers du Havre ont voté la grève.",
+                                  "Le trafic de conteneurs du Havre a augmenté, selon le port."])
+def test_du_havre_is_le_havre_not_a_belgian_town(ann, text):
+    found = {e for _, e in pairs(text, "fr", ann)}
+    assert "port:FRLEH" in found and not {e for e in found if e.startswith("port:BE")}
+
+
 def test_the_positive_forms_still_hold(ann):
     assert ("Port Said", "port:EGPSD") in pairs("Ships queued near Port Said before entering the canal.", "en", ann)
     assert ("COSCO Shipping Ports", "org:cosco-shipping-ports") in pairs(
