@@ -25,6 +25,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from db.identities import NOT_A_REPEAT
 from db.transaction import transaction
 
 DOSSIER_FIELDS = ("key", "kind", "source", "title", "url", "stage", "status", "latest_event_date", "latest_event")
@@ -83,6 +84,7 @@ def _where(sel: Selection, bounded: bool = True) -> tuple[str, dict]:
     if sel.sources:
         clauses.append(f"d.source in ({_in(params, 'source', sel.sources)})")
     clauses.extend(_relevance(params, sel))
+    clauses.append(NOT_A_REPEAT)  # a sentence found in several copies of one document counts once (db.identities)
     if sel.delivered_until:
         clauses.append("(m.first_seen_at > :delivered_until or not exists "
                        "(select 1 from digest_items di where di.subscriber = :email and di.mention_id = m.id))")
@@ -200,6 +202,7 @@ def stance_counts_by_day(db: sqlite_utils.Database, sel: Selection, first: str, 
         join = " cross join documents d on d.id = m.document_id"
         clauses.append(f"d.source in ({_in(params, 'source', sel.sources)})")
     clauses.extend(_relevance(params, sel))
+    clauses.append(NOT_A_REPEAT)  # a sentence found in several copies of one document counts once (db.identities)
     return db.execute(
         f"select substr(m.first_seen_at, 1, 10), m.stance, count(*) from mentions m indexed by idx_mentions_digest{join} "
         f"where {' and '.join(clauses)} group by 1, 2", params,

@@ -1,4 +1,5 @@
-"""Documents: upsert on (source, source_id), versions, links, and what a crawl asks about stored ones."""
+"""Documents: upsert on (source, source_id), versions, links, identity keys (copies of one upstream
+document through several sources, `db.identities`), and what a crawl asks about stored ones."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
+from db import identities
 from db.transaction import from_json, to_json, transaction
 
 DOCUMENT_FIELDS = (
@@ -21,7 +23,9 @@ def upsert_document(db: sqlite_utils.Database, doc: dict) -> tuple[str, int]:
 
     outcome is ``new``, ``updated`` (content hash changed: a new row in ``document_versions`` and
     ``version`` + 1) or ``unchanged`` (nothing is written). Metadata-only changes (e.g. a new
-    ``updated_at``) refresh the row without a new version. Links are stored with the document.
+    ``updated_at``) refresh the row without a new version. Links are stored with the document, and
+    its ``same_as`` identity keys: a document sharing a key with another one is a copy of it, its
+    group's representative is re-chosen in the same transaction (`db.identities.attach`).
     A document with empty text is refused (``ValueError``): it never overwrites good data.
     """
     if not (doc.get("text") or "").strip():
@@ -50,6 +54,7 @@ def upsert_document(db: sqlite_utils.Database, doc: dict) -> tuple[str, int]:
                         [row["url"], row["title"], row["updated_at"], row["metadata"], doc_id],
                     )
                 _save_links(db, doc_id, doc.get("links") or [])
+                identities.attach(db, doc_id, doc.get("same_as") or [], changed=old_meta[-1] != row["metadata"])
                 return "unchanged", doc_id
             version += 1
             sets = ", ".join(f"{k} = ?" for k in row)
@@ -60,6 +65,7 @@ def upsert_document(db: sqlite_utils.Database, doc: dict) -> tuple[str, int]:
             [doc_id, version, row["content_hash"], row["fetched_at"], row["title"], row["text"]],
         )
         _save_links(db, doc_id, doc.get("links") or [])
+        identities.attach(db, doc_id, doc.get("same_as") or [], changed=True)
     return outcome, doc_id
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import clock, health
+from db import clock, health, identities
 from db.digests import migrate_claims
 from db.views import VIEWS
 
@@ -339,6 +339,7 @@ MIGRATIONS: list[Migration] = [
     ("0006_source_health_state", _source_health_state),
     ("0007_digest_claims", migrate_claims),
     ("0008_crawl_deferred_items", _crawl_deferred_items),
+    ("0009_document_identities", identities.migrate),
 ]
 
 
