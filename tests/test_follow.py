@@ -186,3 +186,19 @@ def test_subscribers_lists_schedule_follows_and_what_is_not_in_the_database_yet(
                                                        "entities": ["org:cosco"], "searches": [SEARCH]}
     assert rows["follower@example.org"]["not_in_database"] == ["ep-procedure:2023/2059(INI)"]
     assert rows["feed@example.org"]["schedule"] == "never" and rows["feed@example.org"]["state"] == "active"
+
+
+def test_a_claim_that_loses_its_slot_writes_no_marks(env):
+    from tracker.config import load_config
+    from tracker.digest import build_digest
+    from tracker.mailer import _claim
+
+    configure(env, FOLLOWER)
+    db = seed(env)
+    config = load_config(str(env.config_path))
+    digest = build_digest(db, config, config.digest.subscribers[0])
+    first = _claim(db, digest, "<one@example.org>")
+    assert first is not None and _claim(db, digest, "<two@example.org>") is None  # same slot: a second process
+    assert db["digests"].count == 1
+    assert {r["digest_id"] for r in db["follow_marks"].rows} == {first}
+    assert db["follow_marks"].count == len(digest.follow_marks) > 0

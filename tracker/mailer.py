@@ -300,13 +300,22 @@ def record_failure(db: sqlite_utils.Database, email: str, error: str, digest: Di
                             digest.selection.period_end, clock.iso(digest.now), error)
 
 
+class _SlotTaken(Exception):
+    """Another digest holds the claim's slot (`_claim` rolls back)."""
+
+
 def _claim(db: sqlite_utils.Database, digest: Digest, message_id: str | None, status: str = "sending") -> int | None:
-    """Claim the digest and, in the same transaction, mark its followed items reported (`db.follows`)."""
-    with transaction(db):
-        digest_id = data.claim(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
-                               clock.iso(digest.now), message_id, os.getpid(), socket.gethostname(), status)
-        if digest_id is not None:
+    """Claim the digest and, in the same transaction, mark its followed items reported (`db.follows`);
+    None (and nothing written) when another digest holds its slot."""
+    try:
+        with transaction(db):
+            digest_id = data.claim(db, digest.selection, digest.subject, digest.total, clock.iso(digest.period_start),
+                                   clock.iso(digest.now), message_id, os.getpid(), socket.gethostname(), status)
+            if digest_id is None:  # inside this transaction the claim's own rollback does not happen: ours does
+                raise _SlotTaken
             follows.mark(db, digest.subscriber.email, digest_id, digest.follow_marks)
+    except _SlotTaken:
+        return None
     return digest_id
 
 
