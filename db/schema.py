@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import clock, health, identities
+from db import clock, follows, health, identities, optouts
 from db.digests import migrate_claims
 from db.views import VIEWS
 
@@ -340,6 +340,8 @@ MIGRATIONS: list[Migration] = [
     ("0007_digest_claims", migrate_claims),
     ("0008_crawl_deferred_items", _crawl_deferred_items),
     ("0009_document_identities", identities.migrate),
+    ("0010_follow_marks", follows.migrate),
+    ("0011_digest_optouts", optouts.migrate),
 ]
 
 
