@@ -7,6 +7,8 @@ and jurisdiction, lists new and active bills and procedures and draws a per-week
 (`tracker.chart`, from the first week with data); the footer judges every enabled source by the
 one health rule (`tracker.health` over `db.health`): those stale, failing or degraded with the
 reason, those never run as such, and how many are up to date.
+Then one section per followed dossier, entity or saved search with something new since the last
+digest (`tracker.follow`), and the signed unsubscribe link and list headers (`tracker.unsubscribe`).
 Content is arranged by `tracker.digest_view` and rendered by `tracker.digest_render`.
 
 The period shown starts at the last digest (sent, or skipped as empty); mentions are re-read from
@@ -30,8 +32,10 @@ from tracker.digest_changes import changed_documents, position_shifts, relevance
 from tracker.digest_render import render
 from tracker.digest_view import (Digest, EntityGroup, TopicSection, arrange_topic, heading_levels, period_label, subject,
                                  topic_label, web_link)
+from tracker.follow import follow_sections
 from tracker.health import source_health, unhealthy
 from tracker.subscriptions import STANCES, Subscriber
+from tracker.unsubscribe import headers, link, list_id, make_token, secret
 
 MARGIN = timedelta(hours=1)
 
@@ -122,12 +126,18 @@ def build_digest(db: sqlite_utils.Database, config: Config, subscriber: Subscrib
         sources_total=len(health_rows), sources_ok=sum(r["health"] == "ok" for r in health_rows),
         sources_never=[r["source"] for r in health_rows if r["health"] == "never"],
     )
+    digest.follows, digest.follow_marks = follow_sections(
+        db, sub, min(period_start, now - timedelta(days=settings.first_digest_days)), settings.max_documents,
+        settings.max_mentions_per_document, link_root)
     digest.changes = changed_documents(db, relevance(sub, sel.topics), clock.iso(period_start), clock.iso(now),
                                        settings.base_url, link_root)
     digest.shifts = position_shifts(db, sel.topics, period_start, now, link_root)
-    tz = settings.tz
+    token = make_token(secret(db, settings.unsubscribe_secret_env), sub.email, list_id(settings))
+    digest.unsubscribe_url, digest.list_headers = link(settings, token), headers(settings, token)
+    tz = settings.tz_of(sub)
     period = period_label(period_start.astimezone(tz).date(), now.astimezone(tz).date())  # subject and title agree
-    digest.subject = subject(list(sel.topics), total, by_stance.get("critical", 0), dossiers_new_total, period)
+    digest.subject = subject(list(sel.topics), total, by_stance.get("critical", 0), dossiers_new_total, period,
+                             len(digest.follows))
     digest.title = f"{topic_label(list(sel.topics))} digest, {period}"
     digest.html, digest.text = render(digest, tz, link_root)
     return digest

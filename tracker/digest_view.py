@@ -120,12 +120,16 @@ class Digest:
     html: str = ""
     text: str = ""
     chart_cid: str = "stance-chart"
+    follows: list = field(default_factory=list)  # tracker.follow.FollowSection, one per followed item with news
+    follow_marks: list = field(default_factory=list)  # what to record as reported with the claim (db.follows.mark)
     changes: list = field(default_factory=list)  # tracker.digest_changes.ChangedDocument: new versions since the last digest
     shifts: list = field(default_factory=list)  # tracker.digest_changes.PositionShift: who changed position
+    unsubscribe_url: str = ""
+    list_headers: dict[str, str] = field(default_factory=dict)  # List-Unsubscribe, -Post, List-Id (tracker.unsubscribe)
 
     @property
     def empty(self) -> bool:
-        return self.total == 0 and self.dossiers_new_total == 0 and not self.changes and not self.shifts
+        return self.total == 0 and self.dossiers_new_total == 0 and not self.follows and not self.changes and not self.shifts
 
     @property
     def health_line(self) -> str:
@@ -164,14 +168,16 @@ def period_label(first: date, last: date) -> str:
     return f"{day(first, not same_year or first.month != last.month, not same_year)} - {day(last, True, True)}"
 
 
-def subject(topics: list[str], total: int, critical: int, dossiers_new: int, period: str) -> str:
-    """``LOGINK: 3 new mentions (1 critical), 1 new bill/procedure — 29 Nov - 6 Dec 2026``."""
+def subject(topics: list[str], total: int, critical: int, dossiers_new: int, period: str, followed: int = 0) -> str:
+    """``LOGINK: 3 new mentions (1 critical), 1 new bill/procedure, 2 followed items moved — 29 Nov - 6 Dec 2026``."""
     parts = []
     if total:
         parts.append(f"{total} new mention{'s' if total != 1 else ''}" + (f" ({critical} critical)" if critical else ""))
     if dossiers_new:
         s = "s" if dossiers_new != 1 else ""
         parts.append(f"{dossiers_new} new bill{s}/procedure{s}")
+    if followed:
+        parts.append(f"{followed} followed item{'s' if followed != 1 else ''} moved")
     return f"{topic_label(topics)}: {', '.join(parts) or 'nothing new'} — {period}"
 
 
