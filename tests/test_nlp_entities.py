@@ -53,6 +53,8 @@ def pairs(text: str, lang: str | None, ann: Annotator) -> set[tuple[str, str]]:
      {("Federal Maritime Commission", "org:fmc"), ("Commission", "org:fmc")}),
     ("en", "In its annual report the U.S.-China Commission urged action; the Commission cited LOGINK.",
      {("U.S.-China Commission", "org:uscc"), ("Commission", "org:uscc")}),
+    ("en", "In Washington, U.S. Customs and the TSA briefed the NSA and Homeland Security staff on port cranes.",
+     {("U.S. Customs", "org:cbp"), ("TSA", "org:tsa"), ("NSA", "org:nsa"), ("Homeland Security", "org:dhs")}),
     # Chinese provincial transport departments, generated for every province
     ("zh", "江苏省交通运输厅与广东省交通运输厅签署合作协议。", {("江苏省交通运输厅", "org:cn-jiangsu-transport"),
                                              ("广东省交通运输厅", "org:cn-guangdong-transport")}),
