@@ -193,3 +193,13 @@ MENTION_REPEATS_SQL = f"""
 
 # Condition on mentions ``m``: not a repeat (counted once per identity group).
 NOT_A_REPEAT = "m.rowid not in (select mention_rowid from mention_repeats)"
+
+# Condition on documents ``d``: the representative of its group (a document without copies included);
+# reads only the partial index idx_documents_copies, never the row.
+REPRESENTATIVE = "d.id not in (select id from documents where canonical_id != id)"
+
+# The other copies of document ``?`` ("also at ..."), for a document's page.
+ALSO_AT_SQL = """
+    select c.id, c.source, c.source_id, c.url, c.title, c.id = c.canonical_id as representative
+    from document_links l join documents c on c.source = l.target_source and c.source_id = l.target_source_id
+    where l.document_id = ? and l.relation = 'same_as' order by representative desc, c.id"""

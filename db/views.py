@@ -5,23 +5,23 @@ Counts and stance tallies count one upstream document once however many sources 
 documents are counted by their group's representative (``canonical_id``).
 """
 
-from db.identities import MENTION_REPEATS_SQL, NOT_A_REPEAT
+from db.identities import MENTION_REPEATS_SQL, NOT_A_REPEAT, REPRESENTATIVE
 
 VIEWS: dict[str, str] = {
     # one document, many sources (db.identities): the repeats, then what counts once
     "mention_repeats": MENTION_REPEATS_SQL,
     "canonical_mentions": f"""
         select m.*, d.canonical_id from mentions m join documents d on d.id = m.document_id where {NOT_A_REPEAT}""",
-    "canonical_documents": """
+    "canonical_documents": f"""
         select d.id, d.source, d.source_id, d.url, d.title, d.doc_type, d.jurisdiction, d.institution, d.language,
                d.published_at, d.updated_at, d.first_seen_at, d.stance, d.entities, d.topics, d.group_key, d.story_id,
                (select count(*) from documents c where c.canonical_id = d.id and c.id != d.id) as copies,
                (select json_group_array(json_object('id', c.id, 'source', c.source, 'source_id', c.source_id,
                                                     'url', c.url))
                 from documents c where c.canonical_id = d.id and c.id != d.id) as also_at
-        from documents d where d.canonical_id = d.id""",
-    "canonical_document_topics": """
-        select dt.* from document_topics dt join documents d on d.id = dt.document_id where d.canonical_id = d.id""",
+        from documents d where {REPRESENTATIVE}""",
+    "canonical_document_topics": f"""
+        select dt.* from document_topics dt join documents d on d.id = dt.document_id where {REPRESENTATIVE}""",
     "new_mentions_7d": """
         select m.id, m.first_seen_at, m.topic, m.entity_id, e.name as entity, m.stance, m.stance_score,
                m.sentence, d.id as document_id, d.title, d.source, d.jurisdiction, d.url, d.published_at

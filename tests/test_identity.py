@@ -100,6 +100,8 @@ def assert_one_document(env, smtp, monkeypatch, key: str, query: str, representa
     assert {d["canonical_id"] for d in found} == {rep["id"]}
     other = next(d for d in found if d is not rep)
     assert linked(db, rep, other) and linked(db, other, rep)
+    assert [r[0] for r in db.execute(identities.ALSO_AT_SQL, [rep["id"]])] == [other["id"]]  # "also at ..."
+    assert [r[0] for r in db.execute(identities.ALSO_AT_SQL, [other["id"]])] == [rep["id"]]
     # search: one row, the representative
     hits = search_ids(env, query)
     assert rep["id"] in hits and other["id"] not in hits
