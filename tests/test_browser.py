@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -99,6 +100,16 @@ def test_analyst_pages_in_a_browser(served, tmp_path):
 
     base, db, database = served
     one = lambda sql: database.execute(sql).fetchone()[0]
+    # the real server on loopback: security headers, and one value capped (was 533 MB of JSON)
+    with urllib.request.urlopen(f"{base}/{db}/documents", timeout=10) as response:
+        assert response.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    started = time.monotonic()
+    try:
+        urllib.request.urlopen(f"{base}/{db}.json?sql=select+randomblob(400000000)", timeout=10)
+        raise AssertionError("a 400 MB value was served")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and b"string or blob too big" in exc.read()
+    assert time.monotonic() - started < 5
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
