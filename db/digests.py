@@ -257,6 +257,20 @@ def claims(db: sqlite_utils.Database, status: str = "sending", email: str | None
     return [dict(zip(CLAIM_FIELDS, r)) for r in rows]
 
 
+def released_bases(db: sqlite_utils.Database, digest_id: int) -> list[str]:
+    """The period starts of the claims this digest was built on (its ``slot`` chain) that were released
+    afterwards (``failed`` / ``refused``): their mentions were left out of it as claimed, so the next
+    digest must reach back to them. Empty in the usual case (the basis was sent)."""
+    starts = []
+    row = db.execute("select slot from digests where id = ?", [digest_id]).fetchone()
+    while row and row[0] and row[0].startswith("after:"):
+        row = db.execute("select slot, status, period_start from digests where id = ?", [int(row[0][6:])]).fetchone()
+        if not row or row[1] not in ("failed", "refused"):
+            break
+        starts.append(row[2])
+    return [s for s in starts if s]
+
+
 def mark_unknown(db: sqlite_utils.Database, digest_id: int, error: str) -> bool:
     """A claim whose process died mid-session: the server may have accepted it, so its mentions stay
     delivered and it is never resent. False when it is no longer ``sending``."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import os
 import signal
@@ -291,3 +292,26 @@ def test_preview_never_overwrites_the_database_or_other_files(env, tmp_path):
     out = tmp_path / "digest.html"
     assert env.run("digest", "preview", "--html", str(out)).exit_code == 0
     assert env.run("digest", "preview", "--html", str(out)).exit_code == 0 and out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_claim_released_after_a_later_digest_was_built_on_it_is_still_delivered(env, smtp, monkeypatch):
+    """Process A claims, process B (built after that claim) sends the newer mentions, then A's
+    delivery fails: A's mentions, left out of B as claimed, go out with the next digest."""
+    from db import clock, digests as data
+    from tests.test_digest import add_document
+    from tracker.digest import build_digest
+
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    config = make_config(env, smtp.port, subscribers=ONE)
+    db = seed(env)  # mentions first seen at the test clock
+    claimed = clock.now() + dt.timedelta(hours=2)  # beyond the one-hour margin
+    a = build_digest(db, config, "analyst@example.org", claimed)
+    a_id = data.claim(db, a.selection, a.subject, a.total, clock.iso(a.period_start), clock.iso(claimed), "<a@x>",
+                      os.getpid(), socket.gethostname())
+    with clock.frozen(claimed):
+        add_document(db, "federal-register", "2026-00042", "Later notice", [{"sentence": "LOGINK later.", "stance": "neutral"}])
+    outcomes = send_digests(db, config, claimed + dt.timedelta(minutes=1))
+    assert [(o.status, o.mentions) for o in outcomes] == [("sent", 1)]
+    data.release(db, a_id, "failed", "554 refused")
+    retry = build_digest(db, config, "analyst@example.org", claimed + dt.timedelta(minutes=10))
+    assert retry.total == 4  # A's mentions; before, they fell before the next period and were never offered

@@ -53,7 +53,9 @@ def selection(db: sqlite_utils.Database, config: Config, sub: Subscriber, now: d
     previous = data.last_delivery(db, sub.email)
     if previous:  # the period shown starts at the last digest; mentions are re-read from a margin before it
         period_start = clock.aware(previous["sent_at"])
-        since = clock.iso(min(period_start, clock.aware(previous["period_end"] or previous["sent_at"])) - MARGIN)
+        start = min(period_start, clock.aware(previous["period_end"] or previous["sent_at"]))
+        released = data.released_bases(db, previous["id"])  # it was built on claims that failed afterwards
+        since = clock.iso(min([start, *(clock.aware(r) for r in released)]) - MARGIN)
     else:
         period_start = now - timedelta(days=config.digest.first_digest_days)
         since = clock.iso(period_start)
