@@ -23,7 +23,7 @@ from tracker.config import ConfigError, load_config
 from tracker.chart import stance_chart_png
 from tracker.digest import build_digest
 from tracker.subscriptions import Subscriber, parse_schedule
-from tracker.mailer import MailError, parse_smtp_url
+from tracker.smtp import MailError, parse_smtp_url
 
 SCRIPT_TITLE = "Ports & <script>alert('x')</script> data"
 
