@@ -219,3 +219,55 @@ def test_digest_says_what_changed_after_a_us_code_amendment(env, replay, smtp, m
     third = env.run("digest", "send", "--now", (start + timedelta(days=8)).isoformat())
     assert third.exit_code == 0, third.output
     assert len(smtp.messages) == 3 and "CHANGED SINCE" not in smtp.messages[2].get_body(("plain",)).get_content()
+
+
+BILL_IH = ("SEC. 1. SHORT TITLE.\n\nThis Act may be cited as the \"Port Data Act\".\n\nSEC. 2. PROHIBITION.\n\n"
+           "(a) In General.--No Federal funds may be used for LOGINK.\n\n(b) Waiver.--The Secretary may waive subsection (a).\n\n"
+           "SEC. 3. REPORT.\n\nThe Secretary shall report to Congress.")
+BILL_RH = BILL_IH.replace("may waive subsection (a).", "may waive subsection (a) for national security reasons.").replace(
+    "shall report to Congress.", "shall report to Congress annually.")
+
+
+def test_new_text_version_of_a_followed_bill(env):
+    db = connect(env.db_path)
+    ensure_schema(db)
+    writes.register_sources(db, [{"id": "congress-gov", "title": "Congress.gov", "jurisdiction": "US", "kind": "api",
+                                  "base_url": "https://api.congress.gov/v3", "enabled": 1, "interval": "1d"}])
+    writes.save_dossier(db, {"key": "us-bill:118-hr-1724", "source": "congress-gov", "kind": "bill", "title": "Port Data Act",
+                             "url": "https://www.congress.gov/bill/118th-congress/house-bill/1724", "fetched_at": "2026-10-01T10:00:00+00:00",
+                             "events": [{"date": "2026-10-01", "kind": "introduced", "description": "Introduced in House"}]})
+
+    def bill_text(code: str, kind: str, text: str, day: str) -> int:
+        return writes.upsert_document(db, {
+            "source": "congress-gov", "source_id": f"118-hr-1724/{code}", "url": f"https://www.congress.gov/118/bills/hr1724/BILLS-118hr1724{code}.htm",
+            "title": f"H.R. 1724 ({kind}): Port Data Act", "text": text, "doc_type": "bill_text", "group_key": "us-bill:118-hr-1724",
+            "published_at": day, "fetched_at": f"{day}T12:00:00+00:00", "content_hash": f"h-{code}",
+            "metadata": {"version_code": code}})[1]
+
+    ih = bill_text("ih", "Introduced in House", BILL_IH, "2026-10-01")
+    with clock.frozen("2026-11-24T12:00:00+00:00"):
+        rh = bill_text("rh", "Reported in House", BILL_RH, "2026-11-24")
+    env.configure({}, extra=(
+        '[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK"]\n'
+        '[digest]\nschedule = "mon 07:00"\ntimezone = "UTC"\nfrom = "Tracker <tracker@example.org>"\n'
+        'base_url = "https://tracker.example.org/"\n'
+        '[[digest.subscribers]]\nemail = "a@example.org"\ntopics = ["logink"]\ndossiers = ["us-bill:118-hr-1724"]\n'
+        '[[digest.subscribers]]\nemail = "b@example.org"\ntopics = ["logink"]\n'))
+    from tracker.config import load_config
+    from tracker.digest import build_digest
+
+    config = load_config(str(env.config_path))
+    following = build_digest(env.db(), config, "a@example.org")
+    assert "CHANGED SINCE THE LAST DIGEST (1)" in following.text
+    assert "H.R. 1724 (Reported in House): Port Data Act [congress-gov, new text version after H.R. 1724 (Introduced in House)" in following.text
+    assert "Sec. 2(b) and Sec. 3 changed: +7 words, -2 words" in following.text
+    assert f"https://tracker.example.org/-/diff/{rh}?against={ih}" in following.text
+    other = build_digest(env.db(), config, "b@example.org")  # neither follows the bill nor has it on a topic
+    assert "CHANGED SINCE" not in other.text
+
+    ds = build_datasette(env.db_path)
+    page = get(ds, f"/-/diff/{rh}?against={ih}").text
+    assert "Sec. 2(b) and Sec. 3 changed: +7 words, -2 words" in page
+    assert '<del class="diff-del">(a).</del> <ins class="diff-ins">(a) for national security reasons.</ins>' in page
+    row = get(ds, f"/tracker/documents/{rh}").text
+    assert f'href="/-/diff/{rh}?against={ih}"' in row and "from the previous text version: H.R. 1724 (Introduced in House)" in row
