@@ -11,7 +11,7 @@ each digest reports, per item, what is new since the subscriber's last digest:
   the window that match it (one per upstream document: the representative of its copies).
 
 "What is new" is exact, not a date comparison: every item reported is *marked* for the subscriber
-in ``follow_marks`` (subscriber, item, kind, ref) with the digest that carried it, and a mark counts
+in ``follow_marks`` (subscriber, item, kind, ref, digest id) with the digest that carried it, and a mark counts
 only while that digest counts (``digests.status`` sent, sending, unknown, or skipped): a failed or
 refused delivery frees its marks, like its mentions (`db.digests.release`). The window
 (``since``) only bounds the work; an event dated before it (crawled late) is still reported when
@@ -40,7 +40,7 @@ VERSION_REF = "(v.document_id || ':' || v.version)"  # a text version's mark: "<
 def migrate(db: sqlite_utils.Database) -> None:
     """Migration ``0010_follow_marks``: ``follow_marks``, what each subscriber's digests reported. Re-runnable."""
     db["follow_marks"].create({"subscriber": str, "item": str, "kind": str, "ref": str, "digest_id": int},
-                              pk=("subscriber", "item", "kind", "ref"), if_not_exists=True)
+                              pk=("subscriber", "item", "kind", "ref", "digest_id"), if_not_exists=True)
     db["follow_marks"].create_index(["digest_id"], if_not_exists=True)
 
 
@@ -152,11 +152,11 @@ def new_matches(db: sqlite_utils.Database, email: str, query: str, since: str, s
 
 
 def mark(db: sqlite_utils.Database, email: str, digest_id: int, marks: list[tuple[str, str, str]]) -> None:
-    """Record that digest ``digest_id`` reported these (item, kind, ref) to ``email`` (a newer digest's
-    mark replaces an older one's)."""
+    """Record that digest ``digest_id`` reported these (item, kind, ref) to ``email``. Marks of earlier
+    digests stay: a later digest that fails never hides what a delivered one reported."""
     if not marks:
         return
     with transaction(db):
         db.conn.executemany(
-            "insert or replace into follow_marks (subscriber, item, kind, ref, digest_id) values (?, ?, ?, ?, ?)",
+            "insert or ignore into follow_marks (subscriber, item, kind, ref, digest_id) values (?, ?, ?, ?, ?)",
             [(email, item, kind, ref, digest_id) for item, kind, ref in marks])

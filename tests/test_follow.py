@@ -202,3 +202,21 @@ def test_a_claim_that_loses_its_slot_writes_no_marks(env):
     assert db["digests"].count == 1
     assert {r["digest_id"] for r in db["follow_marks"].rows} == {first}
     assert db["follow_marks"].count == len(digest.follow_marks) > 0
+
+
+def test_a_failed_digest_keeps_the_stage_the_subscriber_last_saw(env, smtp, monkeypatch):
+    monkeypatch.setenv("TEST_SMTP_URL", f"smtp://127.0.0.1:{smtp.port}")
+    configure(env, FOLLOWER)
+    db = seed(env)
+    assert env.run("digest", "send", "--now", T0).exit_code == 0  # sees stage Introduced
+    with clock.frozen(clock.aware(T1) - dt.timedelta(hours=3)):
+        bill(db, "Introduced", [{"date": "2026-11-26", "kind": "Referral", "description": "Referred to committee"}])
+    smtp.refuse = True
+    assert env.run("digest", "send", "--now", T1).exit_code == 1  # refused: its marks no longer count
+    smtp.refuse = False
+    with clock.frozen(clock.aware(T2) - dt.timedelta(hours=3)):
+        bill(db, "Reported", [])
+    assert env.run("digest", "send", "--now", T2).exit_code == 0
+    last = texts(smtp, "follower@example.org")[-1]
+    assert len(texts(smtp, "follower@example.org")) == 2
+    assert "Stage changed: Introduced → Reported" in last and "Referred to committee" in last
