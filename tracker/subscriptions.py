@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 
 STANCES = ("critical", "supportive", "neutral")
 # min_stance: which stances a subscriber receives (None: every stance, unclassified included).
@@ -51,6 +50,8 @@ def check_address(address: object) -> str:
         raise ValueError(f"expected an e-mail address, got {address!r}")
     if any(c in address for c in "\r\n,;<>"):
         raise ValueError(f"expected one plain address (no line breaks, commas or display name), got {address!r}")
+    from email_validator import EmailNotValidError, validate_email  # ~40 ms: only when there is an address to check
+
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
