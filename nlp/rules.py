@@ -125,7 +125,10 @@ def accept(alias: Alias, doc: Doc, start: int, end: int, state: DocState) -> boo
         before = {t.lower_ for t in doc[max(0, start - 3) : start]}
         if before & _DRY_PORT:
             return False
-        if before & _PORT_BEFORE or (end < len(doc) and doc[end].lower_ in _PORT_AFTER):
+        after = doc[end].lower_ if end < len(doc) else ""
+        if after in ("'s", "\u2019s") and end + 1 < len(doc):
+            after = doc[end + 1].lower_  # "Moerdijk's port"
+        if before & _PORT_BEFORE or after in _PORT_AFTER:
             return True
         # a secondary port in a maritime sentence: counts when listed with a port ("via Vlissingen and Terneuzen")
         return DEFER if place and _sentence_has("maritime", doc, start, end, state) else False

@@ -33,6 +33,7 @@ def pairs(text: str, lang: str | None, ann: Annotator) -> set[tuple[str, str]]:
     ("en", "Grain moves through the ports of Delfzijl, Moerdijk and Harlingen.", {("Delfzijl", "port:NLDZL"),
                                                                                ("Moerdijk", "port:NLMOE")}),
     ("de", "Die Fähre verbindet die Häfen Kiel, Wismar und Sassnitz.", {("Kiel", "port:DEKEL"), ("Wismar", "port:DEWIS")}),
+    ("en", "Moerdijk's port and Delfzijl harbour both expanded.", {("Moerdijk", "port:NLMOE"), ("Delfzijl", "port:NLDZL")}),
     ("en", "The vessel sailed from Eemshaven to Cuxhaven with wind turbine blades.", {("Eemshaven", "port:NLEEM"),
                                                                                     ("Cuxhaven", "port:DECUX")}),
     # Chinese central government bodies in English and Chinese
