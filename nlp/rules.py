@@ -44,10 +44,12 @@ _PERSON_TITLES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sen.", 
 
 
 # A place name used for its city: "the mayor of Rotterdam", "a conference in Hamburg", "born in Antwerp".
-_CITY_SENSE_BEFORE = {"mayor", "downtown", "burgemeester", "bürgermeister", "oberbürgermeister", "alcalde", "maire",
-                      "sindaco", "visited", "visiting", "residents", "citizens", "suburbs", "outskirts"}
-_CITY_SENSE_HEADS = {
-    "mayor", "city", "municipality", "conference", "summit", "meeting", "meetings", "forum", "congress", "expo", "fair",
+_MAYORS = {"mayor", "burgemeester", "bürgermeister", "oberbürgermeister", "alcalde", "alcaldesa", "maire", "sindaco",
+           "prefeito", "prezydent"}
+_CITY_SENSE_BEFORE = _MAYORS | {"downtown", "visited", "visiting", "residents", "citizens", "suburbs", "outskirts",
+                                "stadt", "stad", "ville", "ciudad", "città", "city"}
+_CITY_SENSE_HEADS = _MAYORS | {
+    "city", "municipality", "conference", "summit", "meeting", "meetings", "forum", "congress", "expo", "fair",
     "exhibition", "held", "hosted", "born", "lives", "lived", "living", "headquartered", "headquarters", "office",
     "offices", "court", "university", "embassy", "consulate", "hotel", "trip", "visit", "flight", "flights", "airport",
     "residents", "streets", "protests", "protest", "rally", "festival", "concert", "election", "elections", "council",

@@ -100,6 +100,7 @@ def test_commission_without_a_named_us_commission_stays_european(ann):
     # a city named as a city
     ("en", "The mayor of Antwerp spoke at a shipping conference in Rotterdam.", {"port:BEANR", "port:NLRTM"}),
     ("en", "She was born in Hamburg; her shipping firm is headquartered in Valencia.", {"port:DEHAM", "port:ESVLC"}),
+    ("de", "Der Bürgermeister von Hamburg eröffnete in der Stadt Bremen eine Hafenkonferenz.", {"port:DEHAM", "port:DEBRE"}),
     ("zh", "上海市政府与宁波市政府讨论了集装箱运输。", {"port:CNSHA", "port:CNNGB"}),
     ("ja", "横浜市と神戸市の市長がコンテナ船の誘致を話し合った。", {"port:JPYOK", "port:JPUKB"}),
     # a body of another country written in CJK
