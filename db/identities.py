@@ -25,10 +25,11 @@ transaction as the document write (`attach`).
 
 Mentions are counted once per group: a mention on one copy *repeats* a mention on another copy of
 the same group with the same entity and the same sentence (white space ignored) that precedes it: seen
-earlier (``first_seen_at``), or seen at the same instant on the representative, or (neither being the
-representative) on the older copy. The ``mention_repeats`` view lists the repeats
-(`MENTION_REPEATS_SQL`); counts, stance tallies and the digest skip them (`NOT_A_REPEAT`), so a
-sentence found in two copies counts once and is never "new" again when the second copy arrives.
+earlier (``first_seen_at``), or at the same instant on the older copy (lower id). Both are fixed once
+a mention exists (re-annotation keeps ``first_seen_at``), so which mention counts never changes when
+the representative does. The ``mention_repeats`` view lists the repeats (`MENTION_REPEATS_SQL`);
+counts, stance tallies and the digest skip them (`NOT_A_REPEAT`), so a sentence found in two copies
+counts once and is never "new" again, whichever copy arrives or takes over later.
 
 Databases written before migration ``0009_document_identities`` did not keep the keys: `migrate`
 derives them from the stored columns (`backfill_keys`, the same keys the sources state, checked
@@ -181,14 +182,12 @@ MENTION_REPEATS_SQL = f"""
         with groups as (select distinct canonical_id as id from documents where canonical_id != id),
         said as materialized (
             select m.rowid as mention_rowid, m.id as mention_id, m.document_id, d.canonical_id, m.entity_id,
-                   m.first_seen_at, {normalised('m.sentence')} as sentence, d.id = d.canonical_id as representative
+                   m.first_seen_at, {normalised('m.sentence')} as sentence
             from groups g cross join documents d on d.canonical_id = g.id cross join mentions m on m.document_id = d.id)
         select a.mention_rowid, a.mention_id, a.document_id, min(b.mention_id) as repeat_of
         from said a join said b on b.canonical_id = a.canonical_id and b.entity_id = a.entity_id
                                and b.sentence = a.sentence and b.document_id != a.document_id
-        where b.first_seen_at < a.first_seen_at
-           or (b.first_seen_at = a.first_seen_at and (b.representative or (not a.representative
-                                                                          and b.document_id < a.document_id)))
+        where b.first_seen_at < a.first_seen_at or (b.first_seen_at = a.first_seen_at and b.document_id < a.document_id)
         group by a.mention_rowid"""
 
 # Condition on mentions ``m``: not a repeat (counted once per identity group).

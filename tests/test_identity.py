@@ -64,8 +64,8 @@ def view_total(db, view: str, ids: list[int]) -> int:
 
 def counted_once(db, ids: list[int]) -> int:
     """Mentions of the sources of these documents counted once per upstream document, computed here
-    from the rule (everything annotated at one instant): each group's representative's mentions, and
-    its copies' mentions whose (entity, sentence) the representative lacks."""
+    from the rule (everything annotated at one instant): each group's first-stored copy's mentions,
+    and the other copies' mentions whose (entity, sentence) that copy lacks."""
     rows = db.execute(f"select d.id, d.canonical_id from documents d where d.source in "
                       f"(select source from documents where id in ({', '.join('?' * len(ids))}))", ids).fetchall()
     by_doc = sentences(db, [doc_id for doc_id, _ in rows])
@@ -73,9 +73,9 @@ def counted_once(db, ids: list[int]) -> int:
     for doc_id, canonical in rows:
         groups.setdefault(canonical, []).append(doc_id)
     total = 0
-    for canonical, members in groups.items():
-        own = by_doc.get(canonical, [])
-        total += len(own) + sum(1 for m in members if m != canonical for s in by_doc[m] if s not in own)
+    for members in groups.values():
+        own = by_doc[min(members)]
+        total += len(own) + sum(1 for m in members if m != min(members) for s in by_doc[m] if s not in own)
     return total
 
 
@@ -109,7 +109,9 @@ def assert_one_document(env, smtp, monkeypatch, key: str, query: str, representa
     by_doc = sentences(db, [rep["id"], other["id"]])
     shared = set(by_doc[rep["id"]]) & set(by_doc[other["id"]])
     assert shared, "both copies mention the subject in the same sentence"
-    # annotated in the same run (one instant): the representative's mentions count, the copy's only where new
+    # annotated in the same run (one instant): the first-stored copy's mentions count (here the
+    # representative's), the other copy's only where new
+    assert rep["id"] < other["id"]
     once = len(by_doc[rep["id"]]) + sum(1 for m in by_doc[other["id"]] if m not in shared)
     repeats = len(by_doc[other["id"]]) - (once - len(by_doc[rep["id"]]))
     assert repeats > 0
@@ -295,3 +297,38 @@ def test_groups_join_transitively_and_the_richest_copy_represents_them(tmp_path)
                                               metadata={"extraction": "snippet"}))
     _, g = documents.upsert_document(db, _doc("gdelt", "u", "The article.", ["url:u"], metadata={"extraction": "full"}))
     assert {r[0] for r in db.execute("select canonical_id from documents where id in (?, ?)", [s, g])} == {g}
+
+
+def test_a_copy_taking_over_never_resends_a_delivered_sentence(env, smtp, monkeypatch):
+    """Two copies annotated at one instant, the digest sent; then the GovInfo copy's text grows, it
+    becomes the representative and is annotated again: the next digest has only its new sentence."""
+    import datetime as dt
+
+    from db import clock, writes
+
+    db = env.db()
+    ensure_schema(db)
+    writes.register_sources(db, [{"id": s, "title": s} for s in ("federal-register", "govinfo")])
+    writes.save_entities(db, [{"id": "platform:logink", "name": "LOGINK", "type": "PLATFORM"}])
+    said = "USTR proposes action against LOGINK because it threatens port data."
+
+    def store(source: str, sentences: list[str]) -> int:
+        text = " ".join(sentences)
+        _, doc_id = writes.upsert_document(db, _doc(source, "2025-03134", text, ["fr:2025-03134"]))
+        version = db.execute("select version from documents where id = ?", [doc_id]).fetchone()[0]
+        writes.replace_annotations(db, doc_id, {"mentions": [
+            {"entity": "platform:logink", "topic": "logink", "text": "LOGINK", "sentence": s, "stance": "critical",
+             "stance_score": 0.9} for s in sentences], "topics": []}, _doc(source, "x", text, [])["content_hash"], "m", version)
+        return doc_id
+
+    fr_id = store("federal-register", [said])
+    gi_id = store("govinfo", [said.replace(" port", "\nport")])  # the same sentence, wrapped
+    assert db.execute("select canonical_id from documents where id = ?", [gi_id]).fetchone()[0] == fr_id
+    subject, first = digest(env, smtp, monkeypatch)
+    assert subject.startswith("LOGINK: 1 new mention ") and "threatens port data" in first
+    with clock.frozen(clock.now() + dt.timedelta(days=7)):
+        store("govinfo", [said.replace(" port", "\nport"), "Covered platforms such as LOGINK may not be used by U.S. ports."])
+        assert db.execute("select canonical_id from documents where id = ?", [fr_id]).fetchone()[0] == gi_id
+        subject, second = digest(env, smtp, monkeypatch)
+    assert subject.startswith("LOGINK: 1 new mention "), subject
+    assert "may not be used by U.S. ports" in second and "threatens port data" not in second
