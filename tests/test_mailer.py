@@ -138,6 +138,9 @@ def test_crash_after_acceptance_is_reconciled_never_resent(env, holding, monkeyp
     assert "delivery unknown: digest" in env.run("digest", "subscribers").output
     again = env.run("digest", "send", "--now", now)  # reconciled once; nothing new to send
     assert again.exit_code == 0 and "nothing new, skipped" in again.output and len(holding.messages) == 1
+    status = env.run("status")  # monitoring sees it until a person looks
+    assert status.exit_code == 1 and f"Message-ID {row['message_id']}" in status.output
+    assert "delivery unknown" in status.output and "not resent" in status.output
 
 
 def _trickle_banner(conn: socket.socket) -> None:

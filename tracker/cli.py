@@ -408,7 +408,8 @@ def schedule(app: App, kind: str | None, every: str, out_dir: str | None) -> Non
 def status(app: App, as_json: bool, now_iso: str | None) -> None:
     """Source health: last success, staleness, last error; first, the database file is checked.
 
-    Exit status 1 when any enabled source is stale or failing (for monitoring), else 0; 2 when the
+    Exit status 1 when any enabled source is stale or failing, or a digest delivery is of unknown outcome
+    (for monitoring), else 0; 2 when the
     database is missing, corrupted or from a newer schema.
     """
     from tracker import health  # the database layer loads only for this command
@@ -419,8 +420,9 @@ def status(app: App, as_json: bool, now_iso: str | None) -> None:
     # migrate an existing, writable database; a missing one is an error; a read-only one is read as it is
     db = app.open_db(create=exists and read_only(app.db_path) is None, check=True)
     rows = health.source_health(db, app.config, now)
-    click.echo(json.dumps(rows, indent=2) if as_json else "\n".join(health.status_lines(rows)))
-    if health.alerting(rows):
+    unknown = health.unknown_deliveries(db)
+    click.echo(json.dumps(rows, indent=2) if as_json else "\n".join(health.status_lines(rows) + unknown))
+    if health.alerting(rows) or unknown:
         sys.exit(1)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import sqlite_utils
 
 from crawler.registry import SOURCES
-from db import health
+from db import digests, health
 from tracker.config import Config
 
 STATUS_FIELDS = ("source", "health", "reason", "last_success_at", "last_status", "last_error", "interval", "age_hours",
@@ -44,6 +44,13 @@ def unhealthy(rows: list[dict]) -> list[dict]:
 def alerting(rows: list[dict]) -> list[str]:
     """Sources that make `tracker status` exit 1: stale or failing."""
     return [r["source"] for r in rows if r["health"] in health.ALERTING]
+
+
+def unknown_deliveries(db: sqlite_utils.Database) -> list[str]:
+    """`tracker status` lines for digests whose delivery is of unknown outcome (a crash between the server's
+    acceptance and the record): never resent automatically, so a person must look."""
+    return [f"digest to {c['subscriber']} (Message-ID {c['message_id']}): delivery unknown since {c['sent_at']}; "
+            "not resent (see `tracker digest subscribers`)" for c in digests.claims(db, "unknown")]
 
 
 def status_lines(rows: list[dict]) -> list[str]:

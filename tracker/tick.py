@@ -193,7 +193,7 @@ class TickResult:
     @property
     def failed(self) -> bool:
         return bool(self.errors) or any(r.status in ("failed", "blocked") for r in self.crawled) or any(
-            o.status == "failed" for o in self.digests)
+            o.status in ("failed", "unknown") for o in self.digests)
 
     def as_dict(self) -> dict:
         """`tracker run --json`: one object per tick (docs/reliability.md, "JSON output")."""
