@@ -61,6 +61,13 @@ def save_dossier(db: sqlite_utils.Database, dossier: dict) -> str:
     return "updated" if changed or new_events else "unchanged"
 
 
+def dossier_keys(db: sqlite_utils.Database) -> set[str]:
+    """Every stored dossier key (bills, procedures); empty before the first crawl."""
+    if "dossiers" not in db.table_names():
+        return set()
+    return {row[0] for row in db.execute("select key from dossiers")}
+
+
 def known_dossier(db: sqlite_utils.Database, key: str) -> dict | None:
     """The stored row of a dossier (bill, procedure), metadata decoded, or None."""
     fields = ("key", "source", "title", "status", "updated_at", "metadata")

@@ -220,3 +220,19 @@ def test_a_failed_digest_keeps_the_stage_the_subscriber_last_saw(env, smtp, monk
     last = texts(smtp, "follower@example.org")[-1]
     assert len(texts(smtp, "follower@example.org")) == 2
     assert "Stage changed: Introduced → Reported" in last and "Referred to committee" in last
+
+
+def test_a_followed_dossier_that_does_not_exist_is_a_config_error_once_the_database_exists(env):
+    follow = '[[digest.subscribers]]\nemail = "a@example.org"\ndossiers = ["{}"]\n'
+    configure(env, follow.format("us-bill:118-hr-99999"))
+    before = env.run("digest", "subscribers")  # no database yet: only the id's form can be checked
+    assert before.exit_code == 0 and "not in the database yet" in before.output, before.output
+    env.run("init")
+    after = env.run("digest", "subscribers")
+    assert after.exit_code == 2 and len(after.output.strip().splitlines()) == 1, after.output
+    assert "digest.subscribers[0].dossiers: unknown dossier 'us-bill:118-hr-99999'" in after.output
+    configure(env, follow.format("us-bill:118-hr-6228"))  # a bill congress-gov is configured to crawl
+    assert env.run("digest", "subscribers").exit_code == 0
+    seed(env)
+    configure(env, follow.format(BILL))  # stored by a crawl
+    assert env.run("digest", "subscribers").exit_code == 0

@@ -181,7 +181,43 @@ def load_config(explicit: str | None = None, db_override: str | None = None) -> 
         digest = parse_digest(_table(raw, "digest"), topics, sources)
     except InvalidSetting as exc:
         raise ConfigError(exc.key, exc.message) from None
+    _check_followed_dossiers(digest, sources, database_path)
     return Config(path, database_path, http, sources, topics, digest, _table(raw, "nlp"), raw)
+
+
+def configured_dossiers(sources: dict[str, "SourceConfig"]) -> set[str]:
+    """The dossier keys the sources are configured to crawl (congress-gov ``bills``, ep-oeil ``procedures``)."""
+    from crawler.sources._congress_bills import normalise_bill_id  # only when a subscriber follows a dossier
+    from crawler.sources._ep_common import dossier_key, normalise_reference
+
+    bills = sources["congress-gov"].options.get("bills", SOURCES["congress-gov"].options["bills"].default)
+    procedures = sources["ep-oeil"].options.get("procedures", SOURCES["ep-oeil"].options["procedures"].default)
+    return ({f"us-bill:{b}" for b in map(normalise_bill_id, bills) if b}
+            | {dossier_key(r) for r in map(normalise_reference, procedures) if r})
+
+
+def _check_followed_dossiers(digest: DigestSettings, sources: dict[str, "SourceConfig"], database_path: str) -> None:
+    """A followed dossier must exist: stored in the database, or configured for a source to crawl. Before
+    the database exists only the id's form is checked (`tracker.subscriptions`)."""
+    followed = [(i, d) for i, sub in enumerate(digest.subscribers) for d in sub.dossiers]
+    if not followed or not Path(database_path).is_file():
+        return
+    from db.dossiers import dossier_keys  # only when a subscriber follows a dossier
+    from db.schema import connect
+
+    try:
+        db = connect(database_path, read_only=True)
+        try:
+            known = dossier_keys(db)
+        finally:
+            db.conn.close()
+    except Exception:  # sqlite3.DatabaseError and the like: the commands that open it report the file
+        return
+    known |= configured_dossiers(sources)
+    for i, dossier in followed:
+        if dossier not in known:
+            raise ConfigError(f"digest.subscribers[{i}].dossiers", f"unknown dossier {dossier!r}: not in {database_path} "
+                              "and not configured for a source to crawl (congress-gov bills, ep-oeil procedures)")
 
 
 def _source(source_id: str, section: object, cls) -> SourceConfig:

@@ -8,9 +8,10 @@ a subscriber may have its own ``schedule`` (or ``"never"``: feed-only, never e-m
 Followed items (``dossiers``, ``entities``, ``searches``) are checked here, without the database:
 an entity id must be one of the gazetteer's (loaded only when some subscriber follows an entity), a
 dossier id must be a well-formed key of a known kind (``us-bill:118-hr-1724``,
-``ep-procedure:2023/2059(INI)``), a search must parse (`db.search.match_expression`). A dossier
-the database does not hold yet is reported by ``tracker digest subscribers``, not refused: bills
-and procedures appear when their source first crawls them.
+``ep-procedure:2023/2059(INI)``), a search must parse (`db.search.match_expression`). Once the
+database exists, `tracker.config` also refuses a dossier that is neither stored nor configured for a
+source to crawl (congress-gov ``bills``, ep-oeil ``procedures``); a configured one not crawled yet is
+reported by ``tracker digest subscribers`` until it appears.
 Stance thresholds (``min_stance``): ``any`` / ``neutral`` (everything), ``opinionated`` (critical or
 supportive), ``critical``, ``supportive``; ``min_score`` (0..1) on the stance score.
 """
