@@ -34,6 +34,7 @@ from urllib3.util.retry import Retry
 
 from crawler import addresses, deadline
 from crawler.challenge import is_challenge
+from crawler.extract import decode_text
 from crawler.connection import GuardedAdapter
 from crawler.errors import (
     BlockedError,
@@ -105,19 +106,12 @@ class Fetched:
 
     @property
     def text(self) -> str:
-        """The body decoded: declared charset, else UTF-8, else cp1252 (logged)."""
-        charset = None
-        for part in self.headers.get("content-type", "").split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                charset = value.strip("\"' ")
-        for encoding in filter(None, [charset, "utf-8"]):
-            try:
-                return self.content.decode(encoding)
-            except (UnicodeDecodeError, LookupError):
-                continue
-        log.warning("body is not valid UTF-8, decoded as cp1252", extra={"url": self.url})
-        return self.content.decode("cp1252", errors="replace")
+        """The body decoded by `crawler.extract.decode_text` (declared charset, else UTF-8 with its
+        BOM dropped, else cp1252, logged)."""
+        text, warnings = decode_text(self.content, self.headers.get("content-type", ""))
+        for warning in warnings:
+            log.warning(warning, extra={"url": self.url})
+        return text
 
     def json(self):
         """The body as JSON; a malformed or truncated body raises `ParseError`."""
