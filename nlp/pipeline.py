@@ -23,6 +23,7 @@ from nlp.gazetteer import Alias, Gazetteer, entity_rows, load_gazetteer
 from nlp.langid import SUPPORTED, detect
 from nlp.matching import Patterns, gazetteer_patterns
 from nlp import cache, mentions
+from nlp.sentences import sentence_bounds
 from nlp.rules import DEFER, Candidate, accept, rescue, shape_ok
 from nlp.cues import DocState
 from nlp.text import CJK_CHARS, CJK_PUNCT, Block, cjk_language, fold_cjk, has_cjk, paragraphs
@@ -31,15 +32,18 @@ from nlp.tokenizers import CJK_LANGUAGES, lang_model, model_key, recycle_if_grow
 log = logging.getLogger(__name__)
 
 
+# The topic of an Annotator built without topics: the tracker's packaged default topic
+# (``tracker/defaults.toml`` ``[topics.logink]``), which the tracker always passes in itself;
+# tests/test_nlp_consistency.py keeps the two equal (nlp does not read the tracker's files).
 DEFAULT_TOPICS: dict[str, dict] = {
     "logink": {
-        "entities": ["platform:logink", "platform:neal-net", "law:us-hr-1724-118", "law:us-s-939-118",
-                     "law:us-hr-6228-118", "law:us-hr-8431-117", "law:46-usc-50309"],
-        "terms": ["LOGINK"],
+        "entities": ["platform:logink", "platform:neal-net"],
+        "terms": ["LOGINK", "NEAL-NET", "National Transportation and Logistics Public Information Platform",
+                  "National Public Information Platform for Transportation and Logistics",
+                  "covered logistics platform", "国家交通运输物流公共信息平台"],
     }
 }
 DOC_BATCH = 64
-STANCE_MARGIN = 400  # characters handed to make_window on each side of a mention (its window: <= 320)
 
 
 _PACKAGE = Path(__file__).parent
@@ -251,7 +255,7 @@ class Annotator:
         original = state.text
         last = doc[c.end - 1]
         start, end = block.span(doc[c.start].idx, last.idx + len(last))
-        sent_start, sent_end = block.span(*state.sentences_of(doc).chars(c.start, c.end))
+        sent_start, sent_end = sentence_bounds(original, start, end)  # the stance window's sentence
         entity = c.alias.entity
         ent = self.gazetteer.entities.get(entity)
         topic = entity.split(":", 1)[1] if entity.startswith("topic:") else self._topic_of.get(entity)
@@ -280,7 +284,7 @@ class Annotator:
                 if m["topic"]:
                     key = (i, m["sentence"], m["entity"])
                     if key not in groups:
-                        windows[key] = _stance_window(self._stance.module, text, m["start"], m["end"])
+                        windows[key] = self._stance.module.make_window(text, m["start"], m["end"])
                     groups.setdefault(key, []).append(m)
         unique = list(dict.fromkeys(windows.values()))  # boilerplate repeats: classify each window once
         predicted = dict(zip(unique, model.predict(unique))) if unique else {}
@@ -307,13 +311,6 @@ class Annotator:
         return {"id": doc_id, "lang": lang, "model_version": self.model_version,
                 "entities": sorted(entities.values(), key=lambda e: -e["count"]),
                 "mentions": mentions, "topics": topics}
-
-
-
-def _stance_window(module, text: str, start: int, end: int) -> str:
-    """The stance window, cut from a bounded excerpt (so a long document costs no more per mention)."""
-    lo, hi = max(0, start - STANCE_MARGIN), min(len(text), end + STANCE_MARGIN)
-    return module.make_window(text[lo:hi], start - lo, end - lo)
 
 
 

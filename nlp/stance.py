@@ -27,6 +27,8 @@ import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from nlp.sentences import sentence_bounds
+from nlp.text import UNSPACED
 from nlp.stance_features import (
     LEXICON_FINGERPRINT,
     CueFeatures,
@@ -62,53 +64,20 @@ HYPERPARAMS: dict = {
     "confidence_weight": {"high": 1.0, "medium": 0.85, "low": 0.6},  # real passages, by annotator confidence
 }
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Words for alphabetic scripts; single characters for CJK (a negated one keeps its "¬" mark,
-# see nlp.stance_features.negation_text); the target mark as one token.
-_TOKEN_PATTERN = rf"\[tgt\]|¬?[{_CJK}]|[^\W{_CJK}]+"
-_ABBREV = {"mr", "mrs", "ms", "dr", "no", "nos", "sec", "art", "para", "vs", "cf", "nr", "st", "jr", "e.g", "i.e", "z.b", "bzw", "vgl", "ca"}
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’»)\]]*\s+|(?<=[。！？；])|\n\s*\n")
+# Words for alphabetic scripts and Hangul; single characters for kana and ideographs (a negated one
+# keeps its "¬" mark, see nlp.stance_features.negation_text); the target mark as one token.
+_TOKEN_PATTERN = rf"\[tgt\]|¬?[{UNSPACED}]|[^\W{UNSPACED}]+"
 
 
 # --------------------------------------------------------------------------- windows
 
 
-def _is_boundary(text: str, match: re.Match) -> bool:
-    """Reject sentence ends after abbreviations (``U.S.``, ``Sec.``) and list numbers."""
-    end = match.start()
-    if end == 0 or text[end - 1] != "." or match.group(0).count("\n") >= 2:
-        return True
-    word = re.search(r"(\S+)\.$", text[max(0, end - 12) : end])
-    if word is None:
-        return True
-    raw = word.group(1).strip("(\"'“")
-    token = raw.lower()
-    if token in _ABBREV or re.fullmatch(r"\d{1,3}", token):
-        return False
-    # initials and short capitals: U.S., H.R., EE. UU., S.A.
-    return not re.fullmatch(r"(?:[A-Z]{1,2}\.)*[A-Z]{1,2}", raw)
-
-
-def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """Return the bounds of the sentence(s) holding ``text[start:end]``."""
-    left, right = 0, len(text)
-    for match in _BOUNDARY.finditer(text):
-        if not _is_boundary(text, match):
-            continue
-        if match.end() <= start:
-            left = match.end()
-        elif match.start() >= end:
-            right = match.start()
-            break
-    return left, right
-
-
 def make_window(text: str, start: int, end: int, width: int = 320) -> str:
     """Return the sentence around ``text[start:end]`` with the mention replaced by ``[TGT]``.
 
-    Sentences end at ``.!?`` followed by space (not after abbreviations such as ``U.S.`` or
-    ``Sec.``), at ``。！？；`` (CJK needs no space) and at blank lines; single newlines are hard
-    wraps, so a mention whose sentence runs over several lines gets the whole sentence. Only the
+    The sentence is :func:`nlp.sentences.sentence_bounds` (the rule mentions are stored with):
+    ``.!?`` followed by space (not after abbreviations such as ``U.S.`` or ``Sec.``), ``。！？；``
+    and blank lines end one; single newlines are hard wraps. Only the
     mention's sentence is kept (a mention that straddles a boundary keeps both sentences): the
     labels are defined on it (``nlp/stance_data/GUIDELINE.md``). A sentence longer than
     ``width`` characters is cut to about ``width`` characters centred on the mention, at
@@ -117,9 +86,7 @@ def make_window(text: str, start: int, end: int, width: int = 320) -> str:
     if not 0 <= start < end <= len(text):
         raise ValueError(f"bad mention span {start}:{end} for a text of {len(text)} characters")
     # Only a bounded region is scanned, so a mention in a long document costs no more.
-    base = max(0, start - 4 * width)
-    region = text[base : end + 4 * width]
-    left, right = (base + i for i in _sentence_bounds(region, start - base, end - base))
+    left, right = sentence_bounds(text, start, end, reach=4 * width)
     if right - left > width:
         half = max(0, (width - (end - start)) // 2)
         lo, hi = max(left, start - half), min(right, end + half)

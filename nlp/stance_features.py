@@ -24,6 +24,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from nlp.text import has_wide
+
 MARK = "[tgt]"
 
 # Names of watched entities (the corpus targets and LOGINK's own names): masked as "[ent]".
@@ -234,9 +236,6 @@ _WINDOW = 60  # characters on each side of [tgt] that count as "near the target"
 _NEG_REACH = 25  # characters before a cue where a negator flips it
 
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
-
-
 def _trie(words: list[str]) -> str:
     """A regex alternation of ``words`` shaped as a prefix tree (far fewer backtracks than a flat
     list of hundreds of alternatives); the longest word wins at a position."""
@@ -272,8 +271,8 @@ COMPOUND_HEADS: dict[str, tuple[str, ...]] = {
 def _compile(stems: tuple[str, ...], whole_words: bool = False, infix: tuple[str, ...] = ()) -> re.Pattern:
     """One pattern for a category: alphabetic stems at a word start (``whole_words``: whole
     words only), ``infix`` stems and CJK stems anywhere."""
-    cjk = sorted({s for s in stems if _CJK_RE.search(s)} | set(infix))
-    alpha = sorted({s for s in stems if not _CJK_RE.search(s)} - {"n't"})
+    cjk = sorted({s for s in stems if has_wide(s)} | set(infix))
+    alpha = sorted({s for s in stems if not has_wide(s)} - {"n't"})
     end = r"(?![^\W\d_])" if whole_words else ""
     parts = [r"(?<![^\W\d_])" + _trie(alpha) + end] if alpha else []
     if "n't" in stems:

@@ -21,11 +21,16 @@ _ODD_SPACE = re.compile(r"-(?<=[a-z]-)[^\S\n]*\n\s*(?=[a-z])|\((?<=[\u4e00-\u9ff
                         r"|[^\S ]\s*| \s+")
 _MAYBE_HYPHEN_BREAK = re.compile(r"-[^\S\n]*\n")
 _MAYBE_GLOSS = re.compile(r"[\u4e00-\u9fff]\([a-z\u00e0-\u01dc]")
-# The one definition of the CJK script ranges (kana, CJK ideographs, Hangul) and CJK punctuation /
-# full-width forms. Text in these scripts is tokenized one character per token.
+# The one definition of the CJK script ranges (kana, CJK ideographs with Extension A and the
+# compatibility block, Hangul) and CJK punctuation / full-width forms, as regex class bodies. Text in
+# these scripts is tokenized one character per token, and stance cue stems in them match anywhere
+# (nlp.stance_features); the stance word n-grams split only UNSPACED scripts into characters (Korean
+# separates words with spaces). crawler/dedup.py keeps its own copy: crawler does not import nlp.
 KANA = "\u3040-\u30ff"
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
-CJK_CHARS = f"{KANA}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff{HANGUL}"
+UNSPACED = f"{KANA}{HAN}"  # scripts written without spaces between words
+CJK_CHARS = f"{KANA}{HAN}{HANGUL}"
 CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
 _CJK = re.compile(f"[{CJK_CHARS}]")
 _WIDE = re.compile(f"[{CJK_CHARS}{CJK_PUNCT}]")
