@@ -165,6 +165,9 @@ def test_row_page_shows_changes_between_versions(served):
     ds, doc_id = served
     page = get(ds, f"/tracker/documents/{doc_id}").text
     assert "Changes between versions" in page
+    summary = page.index('class="meta version-summary"')  # the latest change, above the text
+    assert summary < page.index('class="document-text"')
+    assert f'Changed: <a href="/-/diff/{doc_id}?from=2&amp;to=3">version 2 → 3</a>: § 50309(e)(1) changed' in page
     assert f'href="/-/diff/{doc_id}?from=1&amp;to=2"' in page and f'href="/-/diff/{doc_id}?from=2&amp;to=3"' in page
     assert "version 1 → 2</a> (2026-11-20): § 50309(e)(1) changed: +12 words, -1 word" in page
     assert '<ins class="diff-ins">' in page and "<script>alert(1)" not in page
