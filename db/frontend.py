@@ -205,19 +205,23 @@ def fts_query_or_nothing(user_text: str) -> str:
 FACET_INDEX = "idx_documents_search_facets"
 FACET_COLUMNS = ("source", "jurisdiction", "doc_type", "stance", "language", "year")
 _FACET_EXPR = {"year": "substr(d.published_at, 1, 4)"}
-_FACET_INDEX_SQL = (f"create index if not exists {FACET_INDEX} on documents "
-                    "(source, jurisdiction, doc_type, stance, language, substr(published_at, 1, 4), id)")
+_FACET_INDEX_SQL = (f"CREATE INDEX {FACET_INDEX} ON documents "
+                    "(source, jurisdiction, doc_type, stance, language, substr(published_at, 1, 4), canonical_id, id)")
 _OLD_FACET_INDEXES = ("idx_documents_frontend_facets",)  # an earlier shape (id first): a join, then a sort
+# One upstream document reached through several sources is one result: its representative (db.identities).
+REPRESENTATIVE = "coalesce(d.canonical_id, d.id) = d.id"
 
 
 def ensure_frontend(db: sqlite_utils.Database) -> bool:
     """Create what the front end needs that the schema does not declare (idempotent): the index of
-    the search facets. True when it was created now (one read of every document)."""
+    the search facets, recreated when its definition changed. True when it was created now (one
+    read of every document)."""
     for name in _OLD_FACET_INDEXES:
         db.execute(f"drop index if exists {name}")
-    exists = db.execute("select 1 from sqlite_master where type = 'index' and name = ?", [FACET_INDEX]).fetchone()
-    if exists:
+    row = db.execute("select sql from sqlite_master where type = 'index' and name = ?", [FACET_INDEX]).fetchone()
+    if row is not None and row[0] == _FACET_INDEX_SQL:
         return False
+    db.execute(f"drop index if exists {FACET_INDEX}")
     db.execute(_FACET_INDEX_SQL)
     return True
 
@@ -251,7 +255,7 @@ def search_facets_sql(query: SearchQuery, filters: dict[str, str], indexed: bool
         params["exclude"] = query.exclude
     keys = [_FACET_EXPR.get(c, "d." + c) for c in FACET_COLUMNS]
     columns = ", ".join(f"{k} as {c}" for k, c in zip(keys, FACET_COLUMNS))
-    return (f"select {columns}, count(*) as n from documents d{hint} where {matches}{where} "
+    return (f"select {columns}, count(*) as n from documents d{hint} where {matches} and {REPRESENTATIVE}{where} "
             f"group by {', '.join(keys)}"), params
 
 

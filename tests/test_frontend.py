@@ -339,6 +339,13 @@ def test_front_end_indexes_exist(sample):
     plan = " ".join(r[3] for r in db.execute(
         "explain query plan select stance, count(*) from mentions group by stance").fetchall())
     assert "idx_mentions_stance" in plan
+    # the search facets: one scan of their index in facet order, no sort, no documents rows
+    from db.frontend import FACET_INDEX, ensure_frontend, parse_search, search_facets_sql
+
+    assert ensure_frontend(db) is False  # built with the instance, kept
+    sql, params = search_facets_sql(parse_search("LOGINK"), {})
+    plan = " ".join(r[3] for r in db.execute("explain query plan " + sql, params).fetchall())
+    assert f"SCAN d USING INDEX {FACET_INDEX}" in plan and "TEMP B-TREE" not in plan, plan
 
 
 # ---------------------------------------------------------------- canned queries (every one)
@@ -725,6 +732,19 @@ def test_search_page_has_count_facets_and_friendly_messages(sample):
     assert "Searched with repairs: ignored a NOT with nothing after it." in repaired and "3 documents match" in repaired
     excluded = get(ds, f"/{DB}/search_documents?" + urlencode({"q": "NOT LOGINK"})).text
     assert "1 document matches" in excluded and "Question on port congestion" in excluded
+
+
+def test_copies_of_one_document_are_one_search_result(tmp_path):
+    path = tmp_path / f"{DB}.db"
+    db, ids = build_sample(path)
+    # the rule (2025-06927) as a copy of the notice (2025-03134), as db.identities records it
+    db.execute("update documents set canonical_id = id")
+    db.execute("update documents set canonical_id = ? where id = ?", [ids["2025-03134"], ids["2025-06927"]])
+    ds = build_datasette(path)
+    found = rows(ds, f"/{DB}/search_documents", q="LOGINK")
+    assert {r["document_id"] for r in found} == {ids["2025-03134"], ids["TA-9-2024-0123"]}
+    assert re.search(r'class="search-count">2 documents match', get(ds, f"/{DB}/search_documents?q=LOGINK").text)
+    assert [r["document_id"] for r in rows(ds, f"/{DB}/search_documents", q="NOT congestion")] == [ids["TA-9-2024-0123"], ids["2025-03134"]]
 
 
 def test_dashboard_opens_on_the_first_configured_topic(tmp_path):
