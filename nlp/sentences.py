@@ -3,9 +3,10 @@ stance window (``nlp.stance.make_window``).
 
 A sentence ends at ``.!?`` followed by optional closing quotes or brackets and whitespace (not
 after an abbreviation such as ``U.S.``, ``Sec.``, ``No.`` or a list number ``5.``), right after
-``。！？；`` (CJK needs no space) and at a blank line; a single newline is a hard wrap, not a
-boundary. Quirks: a closing bracket after ``。`` starts the next sentence; the rule reads at most
-``REACH`` characters on each side of a span, so a longer sentence is cut there.
+``。！？；`` and their closing quotes or brackets (CJK needs no space), and at a blank line; a
+single newline is a hard wrap, not a boundary. Quirks: a sentence that really ends with ``Inc.``
+or ``Nov.`` runs on into the next one; the rule reads at most ``REACH`` characters on each side of
+a span, so a longer sentence is cut there.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from spacy.tokens import Doc
 
 REACH = 1280  # characters read on each side of a span (4 x the stance window's width)
 _ABBREV = {"mr", "mrs", "ms", "dr", "no", "nos", "sec", "art", "para", "vs", "cf", "nr", "st", "jr", "e.g", "i.e",
-           "z.b", "bzw", "vgl", "ca"}
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’»)\]]*\s+|(?<=[。！？；])|\n\s*\n")
+           "z.b", "bzw", "vgl", "ca",
+           # companies, US legislators and officials, months: "Co., Ltd. (ZPMC)", "Sen. Scott", "Nov. 3"
+           "co", "ltd", "inc", "corp", "plc", "llc", "dept", "rep", "reps", "sen", "gen", "gov",
+           "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+_CLOSERS = "\"'”’»)\\]」』）》〉"  # regex class body: closing quotes and brackets
+_BOUNDARY = re.compile(rf"(?<=[.!?])([{_CLOSERS}]*)\s+|(?<=[。！？；])([{_CLOSERS}]*)|\n\s*\n")
 _LAST_WORD = re.compile(r"(\S+)\.$")
 _INITIALS = re.compile(r"(?:[A-Z]{1,2}\.)*[A-Z]{1,2}")  # U.S., H.R., EE. UU., S.A.
 _LIST_NUMBER = re.compile(r"\d{1,3}")
@@ -40,11 +45,13 @@ def _is_boundary(text: str, match: re.Match) -> bool:
 
 
 def boundaries(text: str, start: int = 0, end: int | None = None):
-    """``(end of a sentence, start of the next)`` pairs in ``text[start:end]``, in order."""
+    """``(end of a sentence, start of the next)`` pairs in ``text[start:end]``, in order; closing
+    quotes and brackets after the final mark belong to the sentence."""
     region = text[start:end]
     for match in _BOUNDARY.finditer(region):
         if _is_boundary(region, match):
-            yield start + match.start(), start + match.end()
+            closers = len(match.group(1) or match.group(2) or "")
+            yield start + match.start() + closers, start + match.end()
 
 
 def sentence_bounds(text: str, start: int, end: int, reach: int = REACH) -> tuple[int, int]:

@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TEXTS = {
     "en-abbreviations": (
         "The U.S. Department of Defense may not contract with LOGINK. Under Executive Order No. 5 the "
-        "Secretary reviews NEAL-NET, Sec. 3 says so. Dr. Smith called LOGINK a risk! Is NEAL-NET next?"
+        "Secretary reviews NEAL-NET, Sec. 3 says so. Dr. Smith called LOGINK a risk! Is NEAL-NET next? "
+        "Shanghai Zhenhua Heavy Industries Co., Ltd. (ZPMC) ships cranes to ports that use LOGINK."
     ),
     "zh": "美国国会要求禁止使用LOGINK。国家交通运输物流公共信息平台由交通运输部建设；NEAL-NET连接东北亚港口。",
-    "ja": "米国はLOGINKを警戒している。中国の物流プラットフォームであるLOGINKは港湾データを集める？NEAL-NETも同様だ。",
+    "ja": "米国はLOGINKを警戒している。「LOGINKは港湾データを集める。」と専門家は述べた。NEAL-NETも同様だ？",
     "bill": (
         "SEC. 2. PROHIBITION ON USE OF LOGINK.\n(a) In General.--The Secretary of Defense may not\n"
         "enter into a contract that uses LOGINK or\nany covered logistics platform. 3. Rule of construction: "
@@ -74,6 +75,12 @@ def test_abbreviations_and_section_numbers_do_not_end_a_mentions_sentence(annota
         sentences.setdefault(m["text"], m["sentence"])  # the first mention of each name
     assert sentences["LOGINK"] == "The U.S. Department of Defense may not contract with LOGINK."
     assert sentences["NEAL-NET"] == "Under Executive Order No. 5 the Secretary reviews NEAL-NET, Sec. 3 says so."
+    # "Co., Ltd." ends no sentence, so the acronym is in its full name's sentence: one mention
+    assert sentences["Shanghai Zhenhua Heavy Industries"] == (
+        "Shanghai Zhenhua Heavy Industries Co., Ltd. (ZPMC) ships cranes to ports that use LOGINK.")
+    assert "ZPMC" not in sentences
+    quoted = [m["sentence"] for m in annotator.annotate(TEXTS["ja"])["mentions"]][1]
+    assert quoted == "「LOGINKは港湾データを集める。」"  # the closing bracket stays with its sentence
     bill = TEXTS["bill"]
     first = annotator.annotate(bill)["mentions"][0]
     assert first["sentence"] == "SEC. 2. PROHIBITION ON USE OF LOGINK."
