@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from db.identities import NOT_A_REPEAT, REPRESENTATIVE
+
 MENTION_FIELDS = ("id", "first_seen_at", "topic", "entity_id", "entity", "stance", "stance_score", "sentence", "text",
                   "start", "end", "document_id", "title", "url", "source", "published_at")
 DOCUMENT_FIELDS = ("id", "first_seen_at", "title", "url", "source", "doc_type", "jurisdiction", "published_at", "stance",
@@ -24,11 +26,11 @@ _MENTIONS = """
     select m.id, m.first_seen_at, m.topic, m.entity_id, e.name, m.stance, m.stance_score, m.sentence, m.text,
            m.start, m."end", d.id, d.title, d.url, d.source, d.published_at
     from mentions m join documents d on d.id = m.document_id left join entities e on e.id = m.entity_id
-    where {where} order by m.first_seen_at desc, m.id desc limit ?"""
+    where {where} and %s order by m.first_seen_at desc, m.id desc limit ?""" % NOT_A_REPEAT
 _DOCUMENTS = """
     select d.id, d.first_seen_at, d.title, d.url, d.source, d.doc_type, d.jurisdiction, d.published_at, d.stance,
            d.version, substr(d.text, 1, 400)
-    from documents d where {where} order by d.first_seen_at desc, d.id desc limit ?"""
+    from documents d where {where} and %s order by d.first_seen_at desc, d.id desc limit ?""" % REPRESENTATIVE
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: list, fields: tuple[str, ...]) -> list[dict]:

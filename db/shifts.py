@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 from scipy.stats import fisher_exact
 
+from db.identities import REPRESENTATIVE
+
 WINDOW_DAYS = 90
 MIN_DOCUMENTS = 5
 MIN_SHARE_CHANGE = 0.30
@@ -43,8 +45,9 @@ TESTED = ("critical", "supportive")  # the shares tested; neutral is what is lef
 NEWS = "news_article"
 EXAMPLES = 3  # mentions shown per shift
 
-# One row per document: its vote on :topic and its window; :previous_start < day <= :until (ISO dates).
-VOTES_SQL = """
+# One row per document (copies reached through several sources vote once, by their representative): its
+# vote on :topic and its window; :previous_start < day <= :until (ISO dates).
+VOTES_SQL = f"""
     select d.id, d.doc_type, d.institution, d.jurisdiction, d.url,
            case when substr(coalesce(d.published_at, d.first_seen_at), 1, 10) > :recent_start then 'recent' else 'previous' end,
            case when sum(m.stance = 'critical') > sum(m.stance = 'neutral') and sum(m.stance = 'critical') > sum(m.stance = 'supportive') then 'critical'
@@ -52,7 +55,7 @@ VOTES_SQL = """
                 else 'neutral' end,
            count(*)
     from mentions m join documents d on d.id = m.document_id
-    where m.topic = :topic and m.stance in ('critical', 'neutral', 'supportive')
+    where m.topic = :topic and m.stance in ('critical', 'neutral', 'supportive') and {REPRESENTATIVE}
       and substr(coalesce(d.published_at, d.first_seen_at), 1, 10) > :previous_start
       and substr(coalesce(d.published_at, d.first_seen_at), 1, 10) <= :until
     group by d.id"""

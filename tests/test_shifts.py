@@ -140,3 +140,25 @@ def test_digest_names_a_shift_once_when_it_appears(env):
     assert digest.text.count("https://tracker.example.org/tracker/mentions/") >= 3
     assert "- LOGINK: NL (country): neutral → critical" in digest.text  # the port's statements are the country's
     assert "Who changed position (2)" in digest.html and "Port of Xland Authority" in digest.html
+
+
+def test_a_document_reached_through_two_sources_votes_once(db):
+    """Small Agency has 3 documents before the window (too few to judge); copies of them stored by a second
+    source (same upstream identity) must not make 6."""
+    rows = db.execute("select id, source_id, url, title, text, institution, jurisdiction, published_at from documents "
+                      "where institution = 'Small Agency' and published_at < '2026-08-01'").fetchall()
+    assert len(rows) == 3
+    for doc_id, source_id, url, title, text, institution, jurisdiction, published in rows:
+        key = f"fr:{source_id}"
+        db.execute("insert into document_identities (key, document_id) values (?, ?)", [key, doc_id])
+        _, copy = writes.upsert_document(db, {
+            "source": "news-rss", "source_id": f"copy-{source_id}", "url": url + "?copy", "title": title, "text": text,
+            "doc_type": "notice", "institution": institution, "jurisdiction": jurisdiction, "published_at": published,
+            "fetched_at": clock.now_iso(), "content_hash": f"h-copy-{source_id}", "same_as": [key]})
+        writes.replace_annotations(db, copy, {
+            "mentions": [{"entity": "platform:logink", "text": "LOGINK", "sentence": text + " #0", "start": None, "end": None,
+                          "stance": "neutral", "topic": "logink", "stance_score": 0.8}],
+            "topics": [{"topic": "logink", "stance": "neutral", "score": 0.8, "mentions": 1}]}, f"h-copy-{source_id}", "test-1", 1)
+    grouped = db.execute("select count(*) from documents where institution = 'Small Agency' and canonical_id != id").fetchone()[0]
+    assert grouped == 3  # the copies are linked to the originals
+    assert ("institution", "Small Agency") not in {(s.kind, s.actor) for s in detect(db, "logink", clock.now())}
