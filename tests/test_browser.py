@@ -58,24 +58,26 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> 
 
 @pytest.fixture
 def served(env, replay):
-    """A database filled by a real crawl (with NLP), served by `tracker serve` in a subprocess."""
+    """A database filled by a real crawl (with NLP), then served by `tracker serve` in a subprocess."""
     serve_fr(replay)
     congress.serve_all(replay)
     env.configure({"federal-register": {"base_url": replay.url("/api/v1")},
                    "congress-gov": {"base_url": replay.url("/v3"), "bills": list(congress.BILLS)}},
                   extra='[topics.logink]\nentities = ["platform:logink"]\nterms = ["LOGINK", "covered logistics platform"]')
     assert env.run("init").exit_code == 0
+    result = env.run("crawl", "federal-register", "congress-gov")
+    assert result.exit_code == 0, result.output
+    assert env.db().execute("select count(*) from mentions where entity_id = 'platform:logink'").fetchone()[0] > 0
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if k != "TRACKER_PASSWORD_HASH"}
-    process = subprocess.Popen(  # boots while the crawl runs: Datasette sees the new rows on each request
+    # started after the crawl: a connection opened while `tracker serve` started beside the ending crawl
+    # sometimes failed with "disk I/O error" (reported to the lead; not a front-end matter)
+    process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "--config", str(env.config_path), "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        result = env.run("crawl", "federal-register", "congress-gov")
-        assert result.exit_code == 0, result.output
-        assert env.db().execute("select count(*) from mentions where entity_id = 'platform:logink'").fetchone()[0] > 0
         _wait_until_up(base + "/-/versions.json", process)
         yield base, env.db_path.stem, env.db()
     finally:

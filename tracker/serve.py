@@ -134,7 +134,7 @@ def prepare_database(db_path: str | Path) -> None:
 
 
 def build_datasette(db_path: str | Path, *, password_env: str | None = None, username: str = "analyst",
-                    settings: dict | None = None, default_topic: str | None = None,
+                    settings: dict | None = None, default_topic: str | None = None, prepare: bool = True,
                     unsubscribe_secret_env: str | None = None) -> Datasette:
     """A Datasette instance over ``db_path`` with the project's metadata, settings and plugins
     (``unsubscribe_secret_env``: ``[digest] unsubscribe_secret_env``, for the unsubscribe link).
@@ -146,7 +146,7 @@ def build_datasette(db_path: str | Path, *, password_env: str | None = None, use
         raise ValueError(f"environment variable {password_env} is not set (expected a password hash; see `tracker serve --hash-password`)")
     register_plugin()
     db_path = Path(db_path)
-    if db_path.exists():
+    if prepare and db_path.exists():
         prepare_database(db_path)
     metadata = metadata_for(db_path.stem, password_env, username, table_columns(db_path), default_topic)
     if unsubscribe_secret_env:
@@ -184,10 +184,10 @@ def serve(app: App, host: str, port: int, password_env: str | None, username: st
         password_env = DEFAULT_PASSWORD_ENV
     if problem := port_problem(host, port):  # before "serving ...": one line, not a uvicorn error
         raise UsageProblem(f"cannot serve on {host}:{port}: {problem}")
-    app.open_db(create=True)
+    ensure_frontend(app.open_db(create=True))  # on the connection that migrated it: no second one beside a crawl
     try:
         topics = app.config.topic_list()
-        ds = build_datasette(app.db_path, password_env=password_env, username=username,
+        ds = build_datasette(app.db_path, password_env=password_env, username=username, prepare=False,
                              default_topic=topics[0].name if topics else None,
                              unsubscribe_secret_env=app.config.digest.unsubscribe_secret_env)
     except ValueError as exc:
