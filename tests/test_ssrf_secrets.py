@@ -523,7 +523,7 @@ def datasette_pages(db_path: Path, doc_id: int) -> dict[str, str]:
         out = {}
         for label, path in {"row": f"/{name}/documents/{doc_id}", "table": f"/{name}/documents",
                             "search": f"/{name}/documents?_search=LOGINK", "mentions": f"/{name}/mentions"}.items():
-            response = await ds.client.get(path)
+            response = await ds.client.get(path, follow_redirects=True)  # the search box leads to the ranked page
             assert response.status_code == 200, (label, response.status_code)
             out[label] = response.text
         return out
