@@ -86,7 +86,9 @@ def connect(path: str | Path, read_only: bool = False) -> sqlite_utils.Database:
     conn.execute("PRAGMA foreign_keys = ON")
     db = sqlite_utils.Database(conn)
     if str(path) != ":memory:" and not read_only:
-        db.enable_wal()
+        # WAL is a property of the file: switching again on every open raced a writer ("disk I/O error")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
     return db
 
