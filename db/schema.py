@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import clock, follows, health, identities, optouts
+from db import clock, follows, frontend, health, identities, optouts
 from db.digests import migrate_claims
 from db.views import VIEWS
 
@@ -329,6 +329,12 @@ def _crawl_deferred_items(db: sqlite_utils.Database) -> None:
 _COUNT_FIELDS = {"last_run_fetched", "last_run_new", "last_run_updated", "last_run_unchanged", "last_run_errors",
                  "items_ever", "recent_successful_runs", "recent_items", "runs_7d", "failed_runs_7d", "deferred_items"}
 
+def _frontend_facet_index(db: sqlite_utils.Database) -> None:
+    """The index behind the search page's facets, built here (at `tracker init` or the first crawl after
+    an upgrade) rather than on the first `tracker serve`, where crawler writes would wait for it."""
+    frontend.ensure_frontend(db)
+
+
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 # Append new migrations at the end (name them "NNNN_<area>_<what>"); never edit a shipped one.
@@ -344,6 +350,7 @@ MIGRATIONS: list[Migration] = [
     ("0009_document_identities", identities.migrate),
     ("0010_follow_marks", follows.migrate),
     ("0011_digest_optouts", optouts.migrate),
+    ("0012_frontend_facet_index", _frontend_facet_index),
 ]
 
 
