@@ -38,7 +38,6 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import htmldate
-import py3langid
 import trafilatura
 from lxml import etree, html
 
@@ -86,14 +85,6 @@ class Lead:
     jurisdiction: str = "INT"
     metadata: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def identify_language(text: str, fallback: str | None = None) -> str | None:
-    """ISO 639-1 code of the text (py3langid); ``fallback`` for texts too short to tell."""
-    sample = (text or "").strip()[:3000]
-    if len(sample) < 40:
-        return fallback or (py3langid.classify(sample)[0] if sample else None)
-    return py3langid.classify(sample)[0]
 
 
 def iso_datetime(value: str | None) -> str | None:
@@ -169,7 +160,7 @@ def _record(lead: Lead, key: str, title: str, text: str, metadata: dict, warning
         doc_type=DOC_TYPE,
         jurisdiction=lead.jurisdiction or "INT",
         institution=institution or lead.outlet or urlsplit(key).hostname,
-        language=identify_language(f"{title}\n{text}", lead.language),
+        language=lead.language,  # what the feed or GDELT declares; else the NLP's identification fills it (one rule)
         published_at=published_at or lead.published_at,
         same_as=[identity_key("url", key)],
         metadata={k: v for k, v in ({**lead.metadata, "author": author or lead.author, "outlet": lead.outlet,
