@@ -33,6 +33,7 @@ from db.transaction import transaction
 from tracker.config import Config
 from tracker.digest import build_digest
 from tracker.digest_view import Digest
+from tracker.processes import pid_alive
 from tracker.smtp import MailError, deliver, smtp_target
 from tracker.subscriptions import Subscriber
 from tracker.unsubscribe import list_id
@@ -115,18 +116,6 @@ def _claim(db: sqlite_utils.Database, digest: Digest, message_id: str | None, st
     return digest_id
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def reconcile(db: sqlite_utils.Database, config: Config, now: datetime) -> list[Outcome]:
     """Claims left ``sending`` by a dead process (its pid gone on this host, or older than the session
     deadline plus `CLAIM_MARGIN`) become ``unknown``: the server may have accepted them, so their
@@ -134,7 +123,7 @@ def reconcile(db: sqlite_utils.Database, config: Config, now: datetime) -> list[
     host, outcomes = socket.gethostname(), []
     oldest = now - timedelta(seconds=config.digest.smtp_deadline_s) - CLAIM_MARGIN
     for c in data.claims(db, "sending"):
-        dead = c["claim_host"] == host and not _pid_alive(c["claim_pid"])
+        dead = c["claim_host"] == host and not pid_alive(c["claim_pid"])
         if not (dead or clock.aware(c["sent_at"]) < oldest):
             continue
         error = (f"interrupted: claimed at {c['sent_at']} by pid {c['claim_pid']} on {c['claim_host']}, which ended "

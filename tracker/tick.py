@@ -42,6 +42,7 @@ from tracker.annotation import annotate_pending, get_annotator
 from tracker.config import Config
 from tracker.crawl import RunResult, crawl
 from tracker.mailer import Outcome, send_digests
+from tracker.processes import pid_alive
 from tracker.unsubscribe import list_id
 
 log = logging.getLogger("tracker.tick")
@@ -60,16 +61,6 @@ class LockHeld(Exception):
                          f"heartbeat {holder['heartbeat_at']})")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class TickLock:
     """A named lock in the ``locks`` table (`db.locks`) with a heartbeat thread; stale holders are recovered."""
 
@@ -86,7 +77,7 @@ class TickLock:
         age = (clock.now() - clock.aware(holder["heartbeat_at"])).total_seconds()
         if age > self.stale_after:
             return True
-        return holder["host"] == self.host and not _pid_alive(holder["pid"])
+        return holder["host"] == self.host and not pid_alive(holder["pid"])
 
     def try_acquire(self) -> None:
         """Take the lock or raise LockHeld."""

@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote, urlencode
 import sqlite_utils
 from datasette import hookimpl
 from datasette.utils import tilde_decode
-from datasette.utils.asgi import Forbidden, Response
+from datasette.utils.asgi import Response
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup
 
@@ -44,6 +44,7 @@ from db import feeds as data
 from db.frontend import fts_query
 from tracker.highlight import highlight_html
 from tracker.plugins.reading import is_http
+from tracker.plugins.routes import allowed, target_database
 
 ATOM = "application/atom+xml; charset=utf-8"
 LIMIT = 50
@@ -60,14 +61,6 @@ def _when(value: str | None) -> datetime:
         return clock.aware(value) if value else clock.now()
     except ValueError:
         return clock.now()
-
-
-def _database(datasette, request) -> str | None:
-    wanted = request.args.get("db")
-    names = [n for n in datasette.databases if not n.startswith("_")]
-    if wanted:
-        return wanted if wanted in names else None
-    return names[0] if names else None
 
 
 def _problem(status: int, message: str) -> Response:
@@ -151,15 +144,11 @@ async def _read(datasette, database: str, fn, ms: int | None = None):
 
 
 async def _allowed(datasette, request, database: str) -> bool:
-    try:
-        await datasette.ensure_permissions(request.actor, [("view-database", database), "view-instance"])
-    except Forbidden:
-        return False
-    return True
+    return await allowed(datasette, request, [("view-database", database), "view-instance"])
 
 
 async def feed_page(datasette, request) -> Response:
-    database = _database(datasette, request)
+    database = target_database(datasette, request)
     if database is None:
         return _problem(404, "no such database")
     if not await _allowed(datasette, request, database):
@@ -225,7 +214,7 @@ async def search_redirect(datasette, request) -> Response:
     """``/<db>/search_documents.atom?q=`` -> the search feed."""
     database = request.url_vars["database"]
     query = {"q": request.args.get("q", "")}
-    if database != _database(datasette, request):
+    if database != target_database(datasette, request):
         query["db"] = database
     return Response.redirect(datasette.urls.path(f"/-/feeds/search.atom?{urlencode(query)}"))
 
@@ -277,7 +266,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         return {}
     if template == "index.html":
         async def home():
-            name = _database(datasette, request)
+            name = target_database(datasette, request)
             names = await _read(datasette, name, data.topics) if name else []
             return {"feed_links": [{"title": f"Atom feed of topic {t}", "href": feed_path(datasette, "topic", t)} for t in names]}
         return home

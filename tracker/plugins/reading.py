@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Request
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from db.frontend import (DOCUMENT_MENTIONS_SQL, DOCUMENT_PANEL_SQL, DOCUMENT_TEXT_LIMIT, FACET_COLUMNS,
                          facet_index_exists, parse_search, search_facets_sql)

@@ -20,23 +20,16 @@ from urllib.parse import urlencode
 
 import sqlite_utils
 from datasette import hookimpl
-from datasette.utils.asgi import Forbidden, Response
+from datasette.utils.asgi import Response
 from markupsafe import escape
 
 from db import versions
 from tracker.diff import TextDiff, diff_texts
+from tracker.plugins.routes import allowed, target_database
 
 MAX_PAIRS = 20              # consecutive pairs listed on a page
 INLINE_CHARS = 2_000_000    # the row page diffs inline only texts up to this size (both together)
 SUMMARY_CHARS = 400_000     # ... and summarises the other pairs only up to this size
-
-
-def _database(datasette, request) -> str | None:
-    wanted = request.args.get("db")
-    names = [n for n in datasette.databases if not n.startswith("_")]
-    if wanted:
-        return wanted if wanted in names else None
-    return names[0] if names else None
 
 
 def _wrap(conn) -> sqlite_utils.Database:
@@ -71,16 +64,12 @@ def _problem(status: int, message: str) -> Response:
 
 
 async def _allowed(datasette, request, database: str) -> bool:
-    try:
-        await datasette.ensure_permissions(request.actor, [("view-table", (database, "documents")),
+    return await allowed(datasette, request, [("view-table", (database, "documents")),
                                                            ("view-database", database), "view-instance"])
-    except Forbidden:
-        return False
-    return True
 
 
 async def diff_page(datasette, request) -> Response:
-    database = _database(datasette, request)
+    database = target_database(datasette, request)
     if database is None:
         return _problem(404, "no such database")
     if not await _allowed(datasette, request, database):
