@@ -7,11 +7,17 @@ documents are counted by their group's representative (``canonical_id``).
 
 from db.identities import MENTION_REPEATS_SQL, NOT_A_REPEAT, REPRESENTATIVE
 
+# documents (id, canonical_id, source, jurisdiction, published_at, first_seen_at), created by migration
+# 0013_count_indexes: the count views read a mention's document from it, never the 20 KB row (where
+# canonical_id sits after the text, behind its overflow pages). SQLite would look ``d.id = ?`` up by rowid.
+COUNT_INDEX = "idx_documents_counts"
+
 VIEWS: dict[str, str] = {
     # one document, many sources (db.identities): the repeats, then what counts once
     "mention_repeats": MENTION_REPEATS_SQL,
     "canonical_mentions": f"""
-        select m.*, d.canonical_id from mentions m join documents d on d.id = m.document_id where {NOT_A_REPEAT}""",
+        select m.*, d.canonical_id from mentions m join documents d indexed by {COUNT_INDEX} on d.id = m.document_id
+        where {NOT_A_REPEAT}""",
     "canonical_documents": f"""
         select d.id, d.source, d.source_id, d.url, d.title, d.doc_type, d.jurisdiction, d.institution, d.language,
                d.published_at, d.updated_at, d.first_seen_at, d.stance, d.entities, d.topics, d.group_key, d.story_id,
@@ -69,13 +75,13 @@ VIEWS: dict[str, str] = {
                (select count(*) from events ev where ev.dossier_key = ds.key) as events, ds.updated_at, ds.url
         from dossiers ds order by ds.latest_event_date desc""",
     # counted per document first (covering index mentions(document_id, topic, stance); repeats by rowid), then one
-    # lookup per document
+    # lookup per document in COUNT_INDEX
     "mentions_by_week": f"""
         select date(substr(coalesce(d.published_at, d.first_seen_at), 1, 10), '-6 days', 'weekday 1') as week,
                m.topic, m.stance, d.jurisdiction, d.source, sum(m.n) as mentions
         from (select document_id, topic, coalesce(stance, 'unclassified') as stance, count(*) as n
               from mentions m where {NOT_A_REPEAT} group by document_id, topic, stance) m
-        join documents d on d.id = m.document_id
+        join documents d indexed by {COUNT_INDEX} on d.id = m.document_id
         group by week, m.topic, m.stance, d.jurisdiction, d.source""",
     "news_stories": """
         select s.id, s.title, s.published_at, s.first_seen_at, s.documents, s.outlets, s.languages, s.copies,

@@ -243,8 +243,10 @@ def test_migration_groups_a_database_written_before_identities(tmp_path):
     db.execute("drop index idx_documents_copies")
     db.execute("drop index idx_documents_canonical_id")
     db.execute("drop index idx_documents_search_facets")  # 0012's, which covers canonical_id
+    db.execute("drop index idx_documents_counts")  # 0013's, likewise
     db.execute("alter table documents drop column canonical_id")
-    db.execute("delete from _migrations where name in ('0009_document_identities', '0012_frontend_facet_index')")
+    db.execute("delete from _migrations where name in ('0009_document_identities', '0012_frontend_facet_index', "
+               "'0013_count_indexes')")
     db.execute("pragma user_version = 8")
     records = [*load_example("federal-register", FIXTURES / "federal-register" / "examples" / "documents_page1.json"),
                *load_example("govinfo", FIXTURES / "govinfo" / "examples" / "search_page2.json")]
@@ -333,3 +335,50 @@ def test_a_copy_taking_over_never_resends_a_delivered_sentence(env, smtp, monkey
         subject, second = digest(env, smtp, monkeypatch)
     assert subject.startswith("LOGINK: 1 new mention "), subject
     assert "may not be used by U.S. ports" in second and "threatens port data" not in second
+
+
+def test_count_views_read_the_count_index_and_return_the_rows_of_the_plain_join(tmp_path):
+    """On a database with copies (one taking over, repeated sentences wrapped differently), the count
+    views read documents through migration 0013's index and return exactly what the same SQL returns
+    through the documents rows: repeats left out once, every other mention counted."""
+    from db import writes
+    from db.schema import connect
+    from db.views import COUNT_INDEX, VIEWS
+
+    db = connect(tmp_path / "c.db")
+    ensure_schema(db)
+    writes.register_sources(db, [{"id": s, "title": s} for s in ("federal-register", "govinfo", "news-rss")])
+    writes.save_entities(db, [{"id": "platform:logink", "name": "LOGINK", "type": "PLATFORM"}])
+    said = ["USTR proposes action against LOGINK because it threatens port data.", "LOGINK is a state platform."]
+
+    def store(source: str, source_id: str, sentences: list[str], keys: list[str], published: str) -> int:
+        text = " ".join(sentences)
+        doc = _doc(source, source_id, text, keys, published_at=published, jurisdiction="US")
+        _, doc_id = writes.upsert_document(db, doc)
+        version = db.execute("select version from documents where id = ?", [doc_id]).fetchone()[0]
+        writes.replace_annotations(db, doc_id, {"mentions": [
+            {"entity": "platform:logink", "topic": "logink", "text": "LOGINK", "sentence": s,
+             "stance": "critical" if i == 0 else None, "stance_score": 0.9} for i, s in enumerate(sentences)],
+            "topics": []}, doc["content_hash"], "m", version)
+        return doc_id
+
+    store("federal-register", "F1", said, ["fr:1"], "2026-11-02")
+    store("govinfo", "G1", [said[0].replace(" port", "\nport"), said[1]], ["fr:1"], "2026-11-02")
+    store("news-rss", "N1", said[1:], ["url:n1"], "2026-11-10")  # same sentence, no copy: counted
+    gi = store("govinfo", "G1", [said[0].replace(" port", "\nport"), said[1], "LOGINK grows."], ["fr:1"], "2026-11-02")
+    assert db.execute("select count(distinct canonical_id) from documents where canonical_id != id").fetchone()[0] == 1
+    assert db.execute("select canonical_id from documents where source = 'federal-register'").fetchone()[0] == gi
+    repeats = db.execute("select count(*) from mention_repeats").fetchone()[0]
+    assert repeats == 2 and db["mentions"].count == 6
+
+    for view in ("canonical_mentions", "mentions_by_week", "stance_by_source_month", "new_mentions_7d"):
+        sql = VIEWS[view]
+        plain = sql.replace(f" indexed by {COUNT_INDEX}", "")
+        if view in ("canonical_mentions", "mentions_by_week"):
+            assert plain != sql
+            plan = " ".join(r[3] for r in db.execute(f"explain query plan select * from {view}"))
+            assert f"COVERING INDEX {COUNT_INDEX}" in plan, plan
+        assert db.execute(f"select * from {view}").fetchall() == db.execute(f"select * from ({plain})").fetchall()
+    assert db.execute("select count(*) from canonical_mentions").fetchone()[0] == 6 - repeats
+    weeks = db.execute("select week, stance, sum(mentions) from mentions_by_week group by week, stance order by 1, 2").fetchall()
+    assert weeks == [("2026-11-02", "critical", 1), ("2026-11-02", "unclassified", 2), ("2026-11-09", "critical", 1)]
