@@ -293,3 +293,19 @@ def test_behaviour_on_hard_cases(model: stance.StanceModel) -> None:
     hits = [gold == label for (gold, _), (label, _) in zip(BEHAVIOUR, preds)]
     misses = [(w, gold, label) for (gold, w), (label, _), hit in zip(BEHAVIOUR, preds, hits) if not hit]
     assert sum(hits) >= len(BEHAVIOUR) - 2, misses
+
+
+def test_cross_target_pools_every_held_out_prediction(records: list[dict]) -> None:
+    """The pooled cross-target figure scores all targets' held-out predictions together."""
+    picked = [r for r in records if r["split"] == "test"][:160]
+    side = {g: i % 2 for i, g in enumerate(sorted({r["group"] for r in picked}))}  # a group on one side
+    real = [{**r, "target_entity": "Alpha" if side[r["group"]] else "Beta (port)"} for r in picked]
+    report = stance_eval.cross_target(real, [], min_n=20)
+    gold, predicted = [], []
+    for family, train, test in stance_eval.target_splits(real, 20):
+        fitted = stance_train.fit(train)
+        predicted += [label for label, _ in fitted.predict([stance.record_window(r) for r in test])]
+        gold += [r["label"] for r in test]
+    assert {k for k, v in report.items() if isinstance(v, dict)} == {"alpha", "beta"}
+    assert report["pooled_macro_f1"] == stance_eval._f1(gold, predicted, list(stance.LABELS))
+    assert report["mean_macro_f1"] == round((report["alpha"]["macro_f1"] + report["beta"]["macro_f1"]) / 2, 4)
