@@ -155,7 +155,8 @@ def test_acronyms_in_other_senses(ann):
 
 # --------------------------------------------------------------------------- real-text stance corpus
 # A tiny corpus in the corpus's JSONL format, written for these tests (fictional targets), so the
-# reading, label joining, bad lines, grouped split and cross-target code run without the shared corpus folder (a fresh clone has none).
+# reading, label joining, bad lines, grouped split and cross-target code run without the shared corpus
+# folder (a fresh clone has none).
 
 
 
