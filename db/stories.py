@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
-from db import clock
+from db import clock, identities
 from db.documents import upsert_document
 from db.runs import remember_url
 from db.transaction import transaction
@@ -38,6 +38,8 @@ def store_article(db: sqlite_utils.Database, row: dict, signature: dict, story_d
         ).fetchone()
         if copy_of is not None:
             doc_id, story_id = copy_of
+            # the copy is not stored, but what it is stays known: its keys (its URL) name the stored article
+            identities.attach(db, doc_id, row.get("same_as") or [], changed=False)
             for url in aliases:
                 remember_url(db, url, row["source"], f"duplicate of document {doc_id}")
             if story_id is not None:

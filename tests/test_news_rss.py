@@ -131,6 +131,9 @@ def test_exact_copy_is_one_document_and_rewrites_are_one_story(env, replay):
     copy_url = replay.url("/dd/wire/tidewater-eu-ports-logink-probe").replace("localhost", "127.0.0.1")
     seen = db["seen_urls"].get(copy_url)
     assert seen["reason"] == f"duplicate of document {docs['tp/2026/03/04/eu-ports-logink-probe']['id']}"
+    # ... and its identity names the stored article, so another source reaching it finds that document
+    keys = {r["key"]: r["document_id"] for r in db["document_identities"].rows}
+    assert keys.get(f"url:{copy_url}") == docs["tp/2026/03/04/eu-ports-logink-probe"]["id"]
     # three outlets' rewrites of one story share a story; the Varnholm story and the paywalled piece do not
     story_ids = {docs[k]["story_id"] for k in (
         "hl/news/2026/03/commission-opens-port-data-consultation",
