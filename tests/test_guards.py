@@ -3,6 +3,7 @@ and a non-zero exit with nothing written; every argument is checked; `tracker --
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from db import clock
 from db.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.test_digest import add_document
 
@@ -315,3 +317,22 @@ def test_init_json(env):
                      "migrations": [name for name, _ in MIGRATIONS], "applied": [name for name, _ in MIGRATIONS]}
     again = json.loads(env.run("init", "--json").output)
     assert again["state"] == "up to date" and again["applied"] == []
+
+
+def test_a_large_database_is_quick_checked_by_writers_once_a_day_and_by_status_always(env, monkeypatch):
+    import db.schema as schema
+
+    env.configure({})
+    assert env.run("init").exit_code == 0
+    checks = []
+    real = schema.check_integrity
+    monkeypatch.setattr(schema, "check_integrity", lambda db: (checks.append(1), real(db))[1])
+    monkeypatch.setattr(schema, "INTEGRITY_ALWAYS_BYTES", 0)  # every file counts as large
+    assert env.run("init").exit_code == 0 and len(checks) == 1  # no passed check recorded yet: checked
+    assert env.run("init").exit_code == 0 and len(checks) == 1  # passed minutes ago: not again
+    env.run("status")
+    assert len(checks) == 2  # status always checks
+    with clock.frozen(clock.now() + dt.timedelta(hours=25)):
+        assert env.run("init").exit_code == 0 and len(checks) == 3  # a day later: checked again
+    monkeypatch.setattr(schema, "INTEGRITY_ALWAYS_BYTES", 1 << 30)
+    assert env.run("init").exit_code == 0 and len(checks) == 4  # a small file: every writer checks

@@ -55,14 +55,16 @@ class App:
 
         Guards, each a one-line `UsageProblem`: a missing directory or database; a read-only location
         when writing (``write``, default ``create``); a damaged header (always, microseconds); SQLite's
-        quick check (``check``, default ``write``: every writer refuses a corrupted file before it
-        writes; ~0.6 s per GB cached); a database from a newer schema (always, before any write).
+        quick check (``check``, default ``write``: a writer refuses a corrupted file before it writes;
+        ~0.6 s per GB cached, so past 1 GB a writer repeats it only once a day, `db.schema.integrity_due`;
+        ``check=True`` always runs it); a database from a newer schema (always, before any write).
         """
         from db.schema import (DatabaseCorrupt, DatabaseProblem, applied_migrations, check_header, check_integrity,
-                               check_version, connect, ensure_schema)
+                               check_version, connect, ensure_schema, integrity_due, record_integrity)
 
         path = self.db_path
         write = create if write is None else write
+        always = check is True  # asked for (`tracker status`); a writer's default check is bounded by size and age
         check = write if check is None else check
         if not path.parent.exists():
             raise UsageProblem(f"database directory does not exist: {path.parent.resolve()}")
@@ -75,8 +77,10 @@ class App:
                 check_header(path)
             db = connect(path, read_only=not write and path.exists() and read_only(path) is not None)
             check_version(db)
-            if check and path.exists():
+            if check and path.exists() and (always or integrity_due(db, path.stat().st_size)):
                 check_integrity(db)
+                if write:
+                    record_integrity(db)
             if create:
                 self.migrations_ran = ensure_schema(db)
             elif not applied_migrations(db):
